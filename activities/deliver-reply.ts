@@ -1,0 +1,67 @@
+import type { ReplyRecord } from '../workflows/channel-contract.js';
+import type { DeliverReplyInput } from './contract.js';
+import type { ActivityDeps } from './deps.js';
+import { putEntry } from '../lib/channel/context-store.js';
+
+/**
+ * Delivers one reply exactly once per delivery key. The transcript row and the delivery row are
+ * written first, in one transaction; the platform post happens after, and a delivery already marked
+ * delivered is never posted again, so a retried activity (or a replayed workflow) cannot double-post.
+ */
+export function makeDeliverReply(deps: ActivityDeps) {
+  return async function deliverReply(input: DeliverReplyInput): Promise<ReplyRecord> {
+    const deliveryKey = `${input.channelId}:${input.turnSeq}:${input.step}:${input.key}`;
+    const agent = deps.config.agents.find((a) => a.id === input.agentId);
+    const delivery = await deps.db.transaction().execute(async (tx) => {
+      const existing = await tx.selectFrom('deliveries').selectAll().where('key', '=', deliveryKey).executeTakeFirst();
+      if (existing) return existing;
+      const message = await tx
+        .insertInto('messages')
+        .values({
+          channel_id: input.channelId,
+          direction: 'outbound',
+          platform_message_id: `out:${deliveryKey}`,
+          sender_id: input.agentId,
+          sender_name: agent?.name ?? input.agentId,
+          text: input.text,
+          reply_to: input.replyTo ?? null,
+          turn_seq: input.turnSeq,
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      if (input.toolCallId) {
+        await putEntry(tx, { channelId: input.channelId, turnSeq: input.turnSeq, step: input.step, idx: 1 + (input.toolCallIdx ?? 0) }, 'tool', {
+          type: 'tool_result',
+          toolCallId: input.toolCallId,
+          content: 'Delivered.',
+        });
+      }
+      return tx
+        .insertInto('deliveries')
+        .values({ key: deliveryKey, channel_id: input.channelId, message_id: message.id, platform: input.platform, status: 'pending' })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+    });
+    const reply: ReplyRecord = { messageId: delivery.message_id, text: input.text, kind: input.kind };
+    if (delivery.status === 'delivered') return reply;
+
+    const adapter = deps.outbound.get(input.platform);
+    if (!adapter) throw new Error(`no outbound adapter for platform "${input.platform}"`);
+    try {
+      const sent = await adapter.send({ deliveryKey, conversationId: input.conversationId, text: input.text, replyTo: input.replyTo });
+      await deps.db
+        .updateTable('deliveries')
+        .set({ status: 'delivered', platform_message_id: sent.platformMessageId, delivered_at: new Date(), attempts: delivery.attempts + 1, last_error: null })
+        .where('key', '=', deliveryKey)
+        .execute();
+      return reply;
+    } catch (err) {
+      await deps.db
+        .updateTable('deliveries')
+        .set({ attempts: delivery.attempts + 1, last_error: (err as Error).message.slice(0, 1000) })
+        .where('key', '=', deliveryKey)
+        .execute();
+      throw err;
+    }
+  };
+}

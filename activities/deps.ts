@@ -1,0 +1,15 @@
+import type { Kysely } from 'kysely';
+import type { OutboundAdapters } from '../adapters/outbound.js';
+import type { SpacebotConfig } from '../lib/config/types.js';
+import type { Database } from '../lib/db/schema.js';
+import type { ProviderRegistry } from '../lib/llm/registry.js';
+import type { Logger } from '../lib/logger.js';
+
+/** Everything activities touch outside their arguments, injected so tests can provide their own. */
+export interface ActivityDeps {
+  config: SpacebotConfig;
+  db: Kysely<Database>;
+  providers: ProviderRegistry;
+  outbound: OutboundAdapters;
+  logger: Logger;
+}

@@ -1,0 +1,41 @@
+import { sql } from 'kysely';
+import type { RecordInboundInput } from './contract.js';
+import type { ActivityDeps } from './deps.js';
+import { putEntry } from '../lib/channel/context-store.js';
+
+/**
+ * Writes a turn's inbound messages to the transcript and the channel's context. Idempotent: the
+ * transcript is keyed by platform message id, the context by position.
+ */
+export function makeRecordInbound(deps: ActivityDeps) {
+  return async function recordInbound(input: RecordInboundInput): Promise<void> {
+    await deps.db.transaction().execute(async (tx) => {
+      await tx
+        .insertInto('channels')
+        .values({ id: input.channelId, agent_id: input.agentId, platform: input.platform, conversation_id: input.conversationId })
+        .onConflict((oc) => oc.column('id').doUpdateSet({ last_message_at: sql`now()` }))
+        .execute();
+      for (const [i, m] of input.messages.entries()) {
+        await tx
+          .insertInto('messages')
+          .values({
+            channel_id: input.channelId,
+            direction: 'inbound',
+            platform_message_id: m.messageId,
+            sender_id: m.sender?.id ?? null,
+            sender_name: m.sender?.name ?? null,
+            text: m.text,
+            turn_seq: input.turnSeq,
+            created_at: m.receivedAt,
+          })
+          .onConflict((oc) => oc.columns(['channel_id', 'direction', 'platform_message_id']).doUpdateSet({ turn_seq: input.turnSeq }))
+          .execute();
+        const who = m.sender ? `[${m.sender.name ?? m.sender.id}] ` : '';
+        await putEntry(tx, { channelId: input.channelId, turnSeq: input.turnSeq, step: 0, idx: i }, 'user', {
+          role: 'user',
+          parts: [{ type: 'text', text: who + m.text }],
+        });
+      }
+    });
+  };
+}

@@ -1,0 +1,19 @@
+import type { Client } from '@temporalio/client';
+import type { Kysely } from 'kysely';
+import type { ChannelClient } from '../lib/channel/channel-client.js';
+import type { SpacebotConfig } from '../lib/config/types.js';
+import type { Database } from '../lib/db/schema.js';
+import type { Logger } from '../lib/logger.js';
+
+/** What the API's routes need, injected by whoever builds the server (the app or a test). */
+export interface ApiContext {
+  config: SpacebotConfig;
+  db: Kysely<Database>;
+  temporal: Client;
+  channels: ChannelClient;
+  logger: Logger;
+  /** Base URL of the Temporal Web UI for deep links, when one is known. */
+  temporalUiUrl?: string;
+  /** Bearer token every /v1 route requires. */
+  apiToken: string;
+}

@@ -1,0 +1,35 @@
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { ApiContext } from './context.js';
+import { bearerAuth } from './auth.js';
+import { sendError } from './http-errors.js';
+import { registerHealthRoutes } from './routes/health.js';
+import { registerMessageRoutes } from './routes/messages.js';
+
+/**
+ * Builds the HTTP API. `/health` is open; everything under `/v1` needs the bearer token. Errors are
+ * JSON with a code and a sentence; body size is capped by the config (413 past it).
+ */
+export function buildApi(ctx: ApiContext): FastifyInstance {
+  const app = Fastify({ loggerInstance: ctx.logger.child({ component: 'api' }) as FastifyBaseLogger, bodyLimit: ctx.config.server.bodyLimitBytes, disableRequestLogging: true });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || error.statusCode === 413) {
+      return sendError(reply, 413, 'payload_too_large', `request body is larger than ${ctx.config.server.bodyLimitBytes} bytes`);
+    }
+    if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return sendError(reply, 415, 'unsupported_media_type', 'send the body as application/json');
+    if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+      return sendError(reply, error.statusCode, 'invalid_request', error.message);
+    }
+    request.log.error({ err: error, url: request.url }, 'request failed');
+    return sendError(reply, 500, 'internal', 'internal error; see the server log');
+  });
+  app.setNotFoundHandler((request, reply) => sendError(reply, 404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`));
+
+  registerHealthRoutes(app, ctx);
+  app.register(async (v1) => {
+    v1.addHook('onRequest', bearerAuth(ctx.apiToken));
+    v1.get('/v1/agents', async () => ({ agents: ctx.config.agents.map((a) => ({ id: a.id, name: a.name, model: a.model ? `${a.model.provider}/${a.model.model}` : null })) }));
+    registerMessageRoutes(v1, ctx);
+  });
+  return app;
+}

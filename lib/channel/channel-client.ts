@@ -1,0 +1,107 @@
+import { WithStartWorkflowOperation, WorkflowUpdateStage, type Client } from '@temporalio/client';
+import { TypedSearchAttributes } from '@temporalio/common';
+import type { SpacebotConfig } from '../config/types.js';
+import { AGENT, CONVERSATION, PLATFORM, PROCESS } from '../temporal/search-attributes.js';
+import {
+  channelWorkflowId,
+  submitMessageUpdate,
+  type ChannelKey,
+  type ChannelState,
+  type InboundMessage,
+  type SubmitMessageResult,
+} from '../../workflows/channel-contract.js';
+import type { channelWorkflow } from '../../workflows/channel.js';
+
+export interface SubmitOptions extends ChannelKey {
+  message: InboundMessage;
+  /** Milliseconds to wait for the turn's replies; 0 or undefined returns once the message is accepted. */
+  waitMs?: number;
+}
+
+export interface SubmitOutcome {
+  workflowId: string;
+  runId: string;
+  /** True when the wait expired before the turn finished (the message is safe and will be answered). */
+  timedOut: boolean;
+  result?: SubmitMessageResult;
+}
+
+/** How many times to follow a channel into its next run while it continues as new. */
+const MAX_RUN_HOPS = 5;
+
+/**
+ * Sends messages into channel workflows with update-with-start, so the first message of a
+ * conversation creates its workflow. Shared by the webhook API and the platform adapters.
+ */
+export class ChannelClient {
+  constructor(
+    private readonly client: Client,
+    private readonly config: SpacebotConfig,
+  ) {}
+
+  async submit(options: SubmitOptions): Promise<SubmitOutcome> {
+    const workflowId = channelWorkflowId(options);
+    const deadline = Date.now() + (options.waitMs ?? 0);
+    const wait = (options.waitMs ?? 0) > 0;
+    for (let hop = 0; ; hop++) {
+      const handle = await this.client.workflow.startUpdateWithStart(submitMessageUpdate, {
+        args: [{ message: options.message, wait }],
+        waitForStage: WorkflowUpdateStage.ACCEPTED,
+        // Same message, same update id: a retried POST is deduplicated by Temporal as well as by the workflow.
+        updateId: `msg:${options.message.messageId}:${wait ? 'wait' : 'nowait'}:${hop}`,
+        startWorkflowOperation: this.startOperation(options, workflowId),
+      });
+      const runId = handle.workflowRunId ?? '';
+      const remaining = deadline - Date.now();
+      const result = wait ? await withTimeout(handle.result(), Math.max(remaining, 0)) : await handle.result();
+      if (!result) return { workflowId, runId, timedOut: true };
+      if (result.status !== 'continued' || hop >= MAX_RUN_HOPS) return { workflowId, runId, timedOut: false, result };
+    }
+  }
+
+  private startOperation(key: ChannelKey, workflowId: string) {
+    const agent = this.config.agents.find((a) => a.id === key.agentId);
+    const initial: ChannelState = {
+      ...key,
+      turnSeq: 0,
+      seen: [],
+      pending: [],
+      continueAsNewAfterTurns: this.config.continueAsNewAfterTurns,
+      maxLlmCallsPerTurn: agent?.maxLlmCallsPerTurn ?? 5,
+    };
+    return new WithStartWorkflowOperation<typeof channelWorkflow>('channelWorkflow', {
+      workflowId,
+      taskQueue: this.config.temporal.taskQueue,
+      args: [initial],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      typedSearchAttributes: new TypedSearchAttributes([
+        { key: AGENT, value: key.agentId },
+        { key: PLATFORM, value: key.platform },
+        { key: CONVERSATION, value: key.conversationId },
+        { key: PROCESS, value: 'channel' },
+      ]),
+      memo: { agent: key.agentId, platform: key.platform, conversation: key.conversationId, process: 'channel' },
+      staticSummary: `Conversation ${key.conversationId} on ${key.platform} with agent ${key.agentId}`,
+    });
+  }
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Deep link into the Temporal Web UI for a run. */
+export function temporalUiLink(uiBase: string | undefined, namespace: string, workflowId: string, runId?: string): string | undefined {
+  if (!uiBase) return undefined;
+  const base = uiBase.replace(/\/$/, '');
+  const wf = encodeURIComponent(workflowId);
+  return runId ? `${base}/namespaces/${namespace}/workflows/${wf}/${runId}/history` : `${base}/namespaces/${namespace}/workflows/${wf}`;
+}

@@ -1,0 +1,72 @@
+import { z } from 'zod';
+
+/**
+ * The shape of `spacebot.toml`. Every object is strict so a misspelt key stops start-up with its
+ * path named instead of being silently ignored. Keys are snake_case as is usual in TOML.
+ */
+
+const modelRef = z
+  .string()
+  .regex(/^[a-z][a-z0-9_-]*\/.+$/, 'expected "provider/model", e.g. "anthropic/claude-sonnet-5-5"');
+
+const providerSchema = z
+  .object({
+    api_key: z.string().min(1).optional(),
+    base_url: z.url().optional(),
+  })
+  .strict();
+
+const agentSchema = z
+  .object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, "-" and "_", at most 63'),
+    name: z.string().min(1).optional(),
+    model: modelRef.optional(),
+    /** Directory with CHANNEL.md and friends that override the shipped prompts. */
+    prompts_dir: z.string().optional(),
+    /** The agent's workspace; identity files (SOUL.md, IDENTITY.md, USER.md) are read from it. */
+    workspace: z.string().optional(),
+    max_llm_calls_per_turn: z.number().int().min(1).max(50).optional(),
+    max_output_tokens: z.number().int().min(16).max(128_000).optional(),
+  })
+  .strict();
+
+export const configFileSchema = z
+  .object({
+    server: z
+      .object({
+        port: z.number().int().min(0).max(65_535).optional(),
+        host: z.string().optional(),
+        data_dir: z.string().optional(),
+        body_limit_bytes: z.number().int().min(1024).optional(),
+        temporal_ui_url: z.url().optional(),
+      })
+      .strict()
+      .optional(),
+    temporal: z
+      .object({
+        address: z.string().optional(),
+        namespace: z.string().optional(),
+        task_queue: z.string().optional(),
+      })
+      .strict()
+      .optional(),
+    database: z.object({ url: z.string().optional(), pool_size: z.number().int().min(1).optional() }).strict().optional(),
+    providers: z
+      .object({ anthropic: providerSchema.optional(), openai: providerSchema.optional() })
+      .strict()
+      .optional(),
+    defaults: z
+      .object({
+        model: modelRef.optional(),
+        max_llm_calls_per_turn: z.number().int().min(1).max(50).optional(),
+        max_output_tokens: z.number().int().min(16).max(128_000).optional(),
+        continue_as_new_after_turns: z.number().int().min(1).optional(),
+        history_turns: z.number().int().min(1).max(1000).optional(),
+      })
+      .strict()
+      .optional(),
+    agents: z.array(agentSchema).optional(),
+  })
+  .strict();
+
+export type ConfigFile = z.infer<typeof configFileSchema>;

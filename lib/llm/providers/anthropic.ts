@@ -1,0 +1,80 @@
+import Anthropic from '@anthropic-ai/sdk';
+import type { ChatMessage, CompletionRequest, CompletionResult, LlmProvider, StopReason, ToolCallPart } from '../types.js';
+import { toLlmError } from '../errors.js';
+
+/**
+ * Anthropic Messages API. The SDK's own retries are off: Temporal's retry policy owns retrying, so
+ * every attempt shows in the workflow history and a crash mid-retry loses nothing.
+ */
+export class AnthropicProvider implements LlmProvider {
+  readonly id = 'anthropic';
+  private readonly client: Anthropic;
+
+  constructor(opts: { apiKey: string; baseUrl?: string; timeoutMs?: number }) {
+    this.client = new Anthropic({ apiKey: opts.apiKey, baseURL: opts.baseUrl ?? null, maxRetries: 0, timeout: opts.timeoutMs ?? 120_000 });
+  }
+
+  async complete(request: CompletionRequest): Promise<CompletionResult> {
+    try {
+      const response = await this.client.messages.create(
+        {
+          model: request.model,
+          max_tokens: request.maxOutputTokens,
+          // The stable prefix (system + tools) is marked cacheable so repeated turns hit the prompt cache.
+          system: [{ type: 'text', text: request.system, cache_control: { type: 'ephemeral' } }],
+          tools: request.tools.map((t) => ({ name: t.name, description: t.description, input_schema: t.inputSchema as Anthropic.Tool.InputSchema })),
+          messages: request.messages.map(toAnthropicMessage),
+        },
+        { signal: request.signal },
+      );
+      return fromAnthropicMessage(response);
+    } catch (err) {
+      throw toLlmError(err, 'anthropic');
+    }
+  }
+}
+
+function toAnthropicMessage(message: ChatMessage): Anthropic.MessageParam {
+  const content: Anthropic.ContentBlockParam[] = message.parts.map((part) => {
+    switch (part.type) {
+      case 'text':
+        return { type: 'text', text: part.text };
+      case 'tool_call':
+        return { type: 'tool_use', id: part.id, name: part.name, input: part.input };
+      case 'tool_result':
+        return { type: 'tool_result', tool_use_id: part.toolCallId, content: part.content, is_error: part.isError ?? false };
+    }
+  });
+  return { role: message.role, content };
+}
+
+function fromAnthropicMessage(response: Anthropic.Message): CompletionResult {
+  if (!response || !Array.isArray(response.content)) throw new SyntaxError('response has no content array');
+  const text = response.content
+    .filter((b): b is Anthropic.TextBlock => b.type === 'text')
+    .map((b) => b.text)
+    .join('');
+  const toolCalls: ToolCallPart[] = response.content
+    .filter((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use')
+    .map((b) => ({ type: 'tool_call', id: b.id, name: b.name, input: (b.input ?? {}) as Record<string, unknown> }));
+  const usage = response.usage;
+  return {
+    text,
+    toolCalls,
+    stopReason: mapStopReason(response.stop_reason),
+    responseId: response.id,
+    usage: {
+      inputTokens: usage?.input_tokens ?? 0,
+      outputTokens: usage?.output_tokens ?? 0,
+      cacheReadTokens: usage?.cache_read_input_tokens ?? 0,
+      cacheWriteTokens: usage?.cache_creation_input_tokens ?? 0,
+    },
+  };
+}
+
+function mapStopReason(reason: string | null): StopReason {
+  if (reason === 'end_turn' || reason === 'stop_sequence') return 'end_turn';
+  if (reason === 'tool_use') return 'tool_use';
+  if (reason === 'max_tokens') return 'max_tokens';
+  return 'other';
+}

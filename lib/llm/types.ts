@@ -1,0 +1,68 @@
+/**
+ * A provider-neutral conversation format. Context entries in the database hold these; each provider
+ * module translates them to and from its own wire format.
+ */
+
+export interface TextPart {
+  type: 'text';
+  text: string;
+}
+export interface ToolCallPart {
+  type: 'tool_call';
+  id: string;
+  name: string;
+  input: Record<string, unknown>;
+}
+export interface ToolResultPart {
+  type: 'tool_result';
+  toolCallId: string;
+  content: string;
+  isError?: boolean;
+}
+
+export type ContentPart = TextPart | ToolCallPart | ToolResultPart;
+
+/** Tool results travel in a user message, as Anthropic requires; OpenAI's adapter splits them out. */
+export interface ChatMessage {
+  role: 'user' | 'assistant';
+  parts: ContentPart[];
+}
+
+export interface ToolDefinition {
+  name: string;
+  description: string;
+  /** JSON Schema generated from the tool's zod schema. */
+  inputSchema: Record<string, unknown>;
+}
+
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+}
+
+export interface CompletionRequest {
+  model: string;
+  system: string;
+  messages: ChatMessage[];
+  tools: ToolDefinition[];
+  maxOutputTokens: number;
+  signal?: AbortSignal;
+}
+
+export type StopReason = 'end_turn' | 'tool_use' | 'max_tokens' | 'other';
+
+export interface CompletionResult {
+  text: string;
+  toolCalls: ToolCallPart[];
+  stopReason: StopReason;
+  usage: Usage;
+  /** The provider's id for the response, for tracing. */
+  responseId?: string;
+}
+
+export interface LlmProvider {
+  readonly id: string;
+  complete(request: CompletionRequest): Promise<CompletionResult>;
+}

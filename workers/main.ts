@@ -1,0 +1,4 @@
+// `npm start`: worker, API and (when not configured externally) the embedded Temporal and Postgres.
+import { run } from './run.js';
+
+await run({ worker: true, api: true });
