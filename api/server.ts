@@ -10,7 +10,7 @@ import { registerMessageRoutes } from './routes/messages.js';
  * JSON with a code and a sentence; body size is capped by the config (413 past it).
  */
 export function buildApi(ctx: ApiContext): FastifyInstance {
-  const app = Fastify({ loggerInstance: ctx.logger.child({ component: 'api' }) as FastifyBaseLogger, bodyLimit: ctx.config.server.bodyLimitBytes, disableRequestLogging: true });
+  const app = Fastify({ loggerInstance: ctx.logger.child({ component: 'api' }) as FastifyBaseLogger, bodyLimit: ctx.config.server.bodyLimitBytes });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || error.statusCode === 413) {

@@ -1,0 +1,143 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import type { FastifyInstance } from 'fastify';
+import { OutboundAdapters } from '../../adapters/outbound.js';
+import { WebhookOutbound } from '../../adapters/webhook.js';
+import { buildApi } from '../../api/server.js';
+import { ChannelClient } from '../../lib/channel/channel-client.js';
+import { loadConfig } from '../../lib/config/load.js';
+import type { SpacebotConfig } from '../../lib/config/types.js';
+import { ProviderRegistry } from '../../lib/llm/registry.js';
+import { createLogger } from '../../lib/logger.js';
+import { openDatabase, type DatabaseRuntime } from '../../lib/runtime/database-runtime.js';
+import { createSpacebotWorker } from '../../lib/runtime/worker.js';
+import { startFakeLlm, type FakeLlm } from '../fake-llm/server.js';
+import { startTestTemporal, testWorkflowBundle } from './temporal-env.js';
+
+export const TEST_TOKEN = 'test-token-0123456789';
+
+export interface HarnessOptions {
+  provider?: 'anthropic' | 'openai';
+  /** Extra TOML appended to the generated spacebot.toml. */
+  toml?: string;
+  /** Reuse one dev server across harnesses of a file. */
+  env?: TestWorkflowEnvironment;
+  /** Start no in-process worker (tests that run the worker in a child process). */
+  noWorker?: boolean;
+}
+
+export interface Harness {
+  env: TestWorkflowEnvironment;
+  fake: FakeLlm;
+  config: SpacebotConfig;
+  configFile: string;
+  database: DatabaseRuntime;
+  api: FastifyInstance;
+  baseUrl: string;
+  worker?: Worker;
+  startWorker(): Promise<Worker>;
+  stopWorker(): Promise<void>;
+  /** fetch against the API with the bearer token. */
+  request(method: string, url: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }>;
+  close(): Promise<void>;
+}
+
+/**
+ * Everything a scenario needs, real but local: the Temporal dev server, PGlite (or
+ * TEST_DATABASE_URL) through `pg`, the fake LLM behind the real SDKs, a worker and the HTTP API.
+ */
+export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const provider = options.provider ?? 'anthropic';
+  const ownsEnv = !options.env;
+  const env = options.env ?? (await startTestTemporal());
+  const fake = await startFakeLlm();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'spacebot-test-'));
+  const taskQueue = `spacebot-test-${path.basename(dir)}`;
+  const model = provider === 'anthropic' ? 'anthropic/claude-haiku-5-5' : 'openai/gpt-5-mini';
+  const configFile = path.join(dir, 'spacebot.toml');
+  writeFileSync(
+    configFile,
+    `[temporal]\ntask_queue = "${taskQueue}"\n\n[defaults]\nmodel = "${model}"\n${options.toml ?? ''}\n`,
+  );
+  const config = loadConfig({
+    file: configFile,
+    cwd: dir,
+    env: {
+      SPACEBOT_DATA_DIR: path.join(dir, 'data'),
+      ANTHROPIC_API_KEY: 'sk-ant-test-key-123456',
+      ANTHROPIC_BASE_URL: fake.url,
+      OPENAI_API_KEY: 'sk-test-openai-123456',
+      OPENAI_BASE_URL: `${fake.url}/v1`,
+      SPACEBOT_API_TOKEN: TEST_TOKEN,
+      DATABASE_URL: process.env.TEST_DATABASE_URL,
+    },
+  });
+  const logger = createLogger('spacebot-test', process.env.LOG_LEVEL ?? 'silent');
+  const database = await openDatabase(config, logger);
+  const channels = new ChannelClient(env.client, config);
+  const api = buildApi({ config, db: database.db, temporal: env.client, channels, logger, temporalUiUrl: 'http://127.0.0.1:8233', apiToken: TEST_TOKEN });
+  await api.listen({ port: 0, host: '127.0.0.1' });
+  const address = api.server.address();
+  const baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+
+  let running: Promise<void> | undefined;
+  const harness: Harness = {
+    env,
+    fake,
+    config,
+    configFile,
+    database,
+    api,
+    baseUrl,
+    async startWorker() {
+      const deps = { config, db: database.db, providers: new ProviderRegistry(config.providers), outbound: new OutboundAdapters([new WebhookOutbound()]), logger };
+      const worker = await createSpacebotWorker({
+        connection: env.nativeConnection,
+        namespace: env.namespace ?? 'default',
+        taskQueue,
+        deps,
+        workflowBundle: await testWorkflowBundle(),
+      });
+      running = worker.run();
+      harness.worker = worker;
+      return worker;
+    },
+    async stopWorker() {
+      if (harness.worker && harness.worker.getState() === 'RUNNING') harness.worker.shutdown();
+      await running;
+      harness.worker = undefined;
+    },
+    async request(method, url, body, headers = {}) {
+      const res = await fetch(baseUrl + url, {
+        method,
+        headers: { authorization: `Bearer ${TEST_TOKEN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      const text = await res.text();
+      return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+    },
+    async close() {
+      await harness.stopWorker();
+      await api.close();
+      await database.close();
+      await fake.close();
+      if (ownsEnv) await env.teardown();
+    },
+  };
+  if (!options.noWorker) await harness.startWorker();
+  return harness;
+}
+
+/** Polls until `check` returns a value (not undefined), or fails after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1,0 +1,29 @@
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { findTemporalCli, missingCliMessage } from '../../lib/temporal/cli-path.js';
+import { ALL_SEARCH_ATTRIBUTES } from '../../lib/temporal/search-attributes.js';
+import { workflowsPath } from '../../lib/runtime/worker.js';
+
+/** The real Temporal dev server (the temporal CLI built by `npm run setup:temporal`), one per test file. */
+export async function startTestTemporal(): Promise<TestWorkflowEnvironment> {
+  const cli = await findTemporalCli();
+  if (!cli) throw new Error(missingCliMessage());
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: cli.path },
+      searchAttributes: [...ALL_SEARCH_ATTRIBUTES],
+      extraArgs: ['--log-level', 'error'],
+    },
+  });
+}
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/** Bundles the workflows once per test file; workers started in the file share it. */
+export function testWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: quietBundlerLogger });
+  return bundle;
+}
+
+const noop = () => undefined;
+const quietBundlerLogger = { trace: noop, debug: noop, info: noop, log: noop, warn: noop, error: noop };
