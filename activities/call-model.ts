@@ -9,6 +9,8 @@ import type { CompletionResult } from '../lib/llm/types.js';
 import { buildSystemPrompt } from '../lib/prompts/system-prompt.js';
 import { CHANNEL_TOOL_DEFINITIONS } from '../lib/tools/channel-tools.js';
 
+const HEARTBEAT_EVERY_MS = 2_000;
+
 /**
  * One LLM call of a channel turn. Reads the context from the database (so the workflow never ships
  * transcripts around), calls the agent's model once, stores the answer at its position, records the
@@ -20,6 +22,9 @@ export function makeCallModel(deps: ActivityDeps) {
     const agent = findAgent(deps.config, input.agentId);
     if (!agent) throw ApplicationFailure.nonRetryable(`unknown agent ${input.agentId}`, 'UnknownAgent');
     const started = Date.now();
+    // Heartbeats let Temporal notice a dead worker within the heartbeat timeout instead of waiting
+    // out the whole start-to-close timeout of a slow model call.
+    const beat = setInterval(() => ctx.heartbeat({ waitingMs: Date.now() - started }), HEARTBEAT_EVERY_MS);
     let result: CompletionResult;
     try {
       const provider = deps.providers.get(agent.model);
@@ -37,6 +42,8 @@ export function makeCallModel(deps: ActivityDeps) {
       });
     } catch (err) {
       throw toFailure(toLlmError(err, agent.model?.provider ?? 'llm'), ctx.info.attempt, deps);
+    } finally {
+      clearInterval(beat);
     }
     const latencyMs = Date.now() - started;
     await putEntry(deps.db, { channelId: input.channelId, turnSeq: input.turnSeq, step: input.step, idx: 0 }, 'assistant', {

@@ -42,6 +42,8 @@ const storage = proxyActivities<ChannelActivities>({
 // and the user is told. Auth and invalid requests are non-retryable failures thrown by the activity.
 const llm = proxyActivities<ChannelActivities>({
   startToCloseTimeout: '3 minutes',
+  // The activity heartbeats every 2 s while the model thinks: a crashed worker is noticed in 10 s.
+  heartbeatTimeout: '10 seconds',
   scheduleToCloseTimeout: '10 minutes',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PROVIDER_IDS } from './types.js';
 
 /**
  * The shape of `spacebot.toml`. Every object is strict so a misspelt key stops start-up with its
@@ -7,7 +8,10 @@ import { z } from 'zod';
 
 const modelRef = z
   .string()
-  .regex(/^[a-z][a-z0-9_-]*\/.+$/, 'expected "provider/model", e.g. "anthropic/claude-sonnet-5-5"');
+  .regex(
+    /^[a-z][a-z0-9_-]*\/.+$/,
+    `expected "provider/model", e.g. "anthropic/claude-sonnet-5-5"; known providers: ${PROVIDER_IDS.join(', ')}`,
+  );
 
 const providerSchema = z
   .object({

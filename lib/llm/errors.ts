@@ -54,6 +54,19 @@ interface ApiErrorLike {
   headers?: Headers | Record<string, string>;
   message?: string;
   name?: string;
+  /** The parsed error body both SDKs attach: Anthropic `{error:{type,message}}`, OpenAI `{message,type}`. */
+  error?: unknown;
+}
+
+/** "rate_limit_error: slow down" from either provider's error body, else undefined. */
+function describeErrorBody(body: unknown): string | undefined {
+  if (!body || typeof body !== 'object') return undefined;
+  const record = body as Record<string, unknown>;
+  const inner = record.error && typeof record.error === 'object' ? (record.error as Record<string, unknown>) : record;
+  const message = typeof inner.message === 'string' ? inner.message : undefined;
+  const type = typeof inner.type === 'string' ? inner.type : typeof inner.code === 'string' ? inner.code : undefined;
+  if (!message) return undefined;
+  return type ? `${type}: ${message}` : message;
 }
 
 /** Turns whatever an SDK threw into an LlmError with a message safe to show and log. */
@@ -62,7 +75,8 @@ export function toLlmError(err: unknown, provider: string): LlmError {
   const e = (err ?? {}) as ApiErrorLike;
   const message = scrubSecrets(e.message ?? String(err));
   if (typeof e.status === 'number') {
-    return new LlmError(kindForStatus(e.status), `${provider}: ${message}`, e.status, parseRetryAfter(e.headers));
+    const detail = scrubSecrets(describeErrorBody(e.error) ?? message);
+    return new LlmError(kindForStatus(e.status), `${provider} returned ${e.status} (${detail})`, e.status, parseRetryAfter(e.headers));
   }
   if (e.name === 'APIConnectionTimeoutError' || /timed? ?out/i.test(message)) return new LlmError('timeout', `${provider}: request timed out`);
   if (e.name === 'APIConnectionError' || /ECONNREFUSED|ECONNRESET|fetch failed|socket/i.test(message)) {

@@ -11,6 +11,7 @@ import { resolveApiToken } from './api-token.js';
 import { openDatabase } from './database-runtime.js';
 import { openTemporal } from './temporal-runtime.js';
 import { createSpacebotWorker } from './worker.js';
+import { installTemporalRuntime } from '../temporal/runtime-logger.js';
 
 export interface Roles {
   worker: boolean;
@@ -44,6 +45,7 @@ export async function startSpacebot(config: SpacebotConfig, logger: Logger, role
 
     let worker: Worker | undefined;
     if (roles.worker) {
+      installTemporalRuntime(logger);
       const deps = { config, db: database.db, providers: new ProviderRegistry(config.providers), outbound: new OutboundAdapters([new WebhookOutbound()]), logger };
       worker = await createSpacebotWorker({ connection: await temporal.nativeConnection(), namespace: temporal.namespace, taskQueue: config.temporal.taskQueue, deps });
       const running = worker.run();
