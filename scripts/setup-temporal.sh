@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Makes sure a `temporal` CLI (which embeds the dev server Spacebot runs locally) is available.
-# Looks in the same places as lib/temporal/cli-path.ts, in the same order, so whatever this
-# script finds is what the app will use. Idempotent: prints one line and exits when a binary exists.
+# Looks where lib/temporal/cli-path.ts looks, in the same order, so whatever this script finds is
+# what the app will use. It ignores the Temporal SDK's download in the temp dir (the app's last
+# resort): the OS may clean that up at any time, so it does not count as set up.
+# Idempotent: prints one line and exits when a binary exists.
 set -euo pipefail
 
 # Pinned to v1.5.1 on purpose: later CLI releases carry a `replace` directive in their go.mod,

@@ -248,10 +248,28 @@ describe('startDevServer', () => {
   it('says when the port is held by something that is not Temporal', async () => {
     const [port, uiPort] = await freePorts();
     const squatter = net.createServer();
+    // The probe's gRPC socket to a peer that never speaks HTTP/2 is not closed by the client, so
+    // close it from this side; otherwise squatter.close() would wait for it forever.
+    const sockets = new Set<net.Socket>();
+    squatter.on('connection', (socket) => sockets.add(socket));
     await new Promise<void>((resolve) => squatter.listen(port, '127.0.0.1', resolve));
     try {
       await expect(start({ dataDir: await freshDir('data'), port, uiPort })).rejects.toThrow(
         `port ${port} is in use by a process that is not a Temporal server`,
+      );
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => squatter.close(resolve));
+    }
+  });
+
+  it('reports a taken UI port from the server output', async () => {
+    const [port, uiPort] = await freePorts();
+    const squatter = net.createServer();
+    await new Promise<void>((resolve) => squatter.listen(uiPort, '127.0.0.1', resolve));
+    try {
+      await expect(start({ dataDir: await freshDir('data'), port, uiPort })).rejects.toThrow(
+        new RegExp(`UI port ${uiPort} is in use.*\\nLast server output:\\n.*can't set UI port ${uiPort}`),
       );
     } finally {
       await new Promise((resolve) => squatter.close(resolve));
@@ -276,6 +294,13 @@ describe('startDevServer', () => {
     const fake = await writeScript(path.join(await freshDir('bad-cli'), 'temporal'), 'echo "boom: unknown flag" >&2\nexit 3');
     await expect(start({ cliPath: fake, dataDir: await freshDir('data') })).rejects.toThrow(
       /exited \(code 3\) before it was ready\.\nLast server output:\nboom: unknown flag/,
+    );
+  });
+
+  it('says so when the CLI path cannot be run at all', async () => {
+    const missing = path.join(scratch, 'no-such-temporal');
+    await expect(start({ cliPath: missing, dataDir: await freshDir('data') })).rejects.toThrow(
+      `could not run the temporal CLI at ${missing}: spawn ${missing} ENOENT`,
     );
   });
 

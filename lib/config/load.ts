@@ -16,8 +16,9 @@ export const DEFAULT_MODELS: Record<ProviderId, string> = {
   openai: 'gpt-5.4',
 };
 
-const PROJECT_ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-export const SHIPPED_PROMPTS_DIR = path.join(PROJECT_ROOT, 'prompts');
+import { SHIPPED_PROMPTS_DIR } from '../paths.js';
+
+export { SHIPPED_PROMPTS_DIR };
 
 export interface LoadOptions {
   /** Explicit config path; else SPACEBOT_CONFIG, else ./spacebot.toml when it exists. */

@@ -21,6 +21,9 @@ export function connectDatabase(url: string, poolSize = 10): Db {
     db,
     async close() {
       await db.destroy();
+      // Kysely ends the pool only if Kysely itself used it; code that went through `pool` directly
+      // (migrations) would otherwise leave idle clients open for idleTimeoutMillis.
+      if (!pool.ended && !pool.ending) await pool.end();
     },
   };
 }

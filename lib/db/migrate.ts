@@ -4,8 +4,9 @@ import path from 'node:path';
 import type pg from 'pg';
 import { describeDatabaseUrl } from './database.js';
 
-const PROJECT_ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-export const MIGRATIONS_DIR = path.join(PROJECT_ROOT, 'migrations');
+import { MIGRATIONS_DIR } from '../paths.js';
+
+export { MIGRATIONS_DIR };
 
 /** Thrown when the server cannot provide pgvector; its message is the one line the user sees. */
 export class PgvectorMissingError extends Error {

@@ -74,6 +74,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   const log = opts.logger.child({ component: 'temporal-dev-server' });
   const target = frontendTarget(settings);
   await mkdir(settings.dataDir, { recursive: true });
+  await assertPortFree(settings, target);
 
   const startedAt = performance.now();
   const proc = spawnServer(settings, log);
@@ -314,16 +315,36 @@ function portAccepts({ host, port }: FrontendTarget, timeoutMs: number): Promise
 
 /** True when a Temporal frontend at `address` answers GetSystemInfo. */
 async function frontendAnswers(address: string, timeoutMs: number): Promise<boolean> {
-  let connection: Connection | undefined;
+  // lazy + ensureConnected is what Connection.connect does, except that a failed attempt still hands
+  // us the connection to close; connect() would leak its gRPC channel on every failed poll.
+  const connection = Connection.lazy({ address, connectTimeout: timeoutMs });
   try {
-    connection = await Connection.connect({ address, connectTimeout: timeoutMs });
+    await connection.ensureConnected();
     await connection.workflowService.getSystemInfo({});
     return true;
   } catch {
     return false;
   } finally {
-    await connection?.close();
+    await connection.close();
   }
+}
+
+/**
+ * Fails before spawning when something already listens on the port. Waiting for the child's own
+ * check is not enough: the readiness poll could reach the other server first and report it as ours.
+ */
+async function assertPortFree(s: Settings, target: FrontendTarget): Promise<void> {
+  if (await portAccepts(target, PROBE_TIMEOUT_MS)) throw await portInUseError(s, target.address, '');
+}
+
+/** Says whether a Temporal server holds the port: then the fix is to use it rather than to free it. */
+async function portInUseError(s: Settings, address: string, output: string): Promise<Error> {
+  if (await frontendAnswers(address, PROBE_TIMEOUT_MS)) {
+    return new Error(
+      `port ${s.port} is in use: another Temporal server is running; set TEMPORAL_ADDRESS=${address} to use it.${output}`,
+    );
+  }
+  return new Error(`port ${s.port} is in use by a process that is not a Temporal server; free it or pick another port.${output}`);
 }
 
 async function earlyExitError(exit: ExitInfo, tail: string[], s: Settings, address: string): Promise<Error> {
@@ -332,15 +353,8 @@ async function earlyExitError(exit: ExitInfo, tail: string[], s: Settings, addre
     return new Error(`could not run the temporal CLI at ${s.cliPath}: ${exit.error.message}.${output}`);
   }
   const stderr = tail.join('\n');
-  if (stderr.includes(`:${s.port}: bind: address already in use`)) {
-    // Say whether it is a Temporal server: then the fix is to use it rather than to free the port.
-    if (await frontendAnswers(address, PROBE_TIMEOUT_MS)) {
-      return new Error(
-        `port ${s.port} is in use: another Temporal server is running; set TEMPORAL_ADDRESS=${address} to use it.${output}`,
-      );
-    }
-    return new Error(`port ${s.port} is in use by a process that is not a Temporal server; free it or pick another port.${output}`);
-  }
+  // Still possible after assertPortFree when another process binds the port in the meantime.
+  if (stderr.includes(`:${s.port}: bind: address already in use`)) return portInUseError(s, address, output);
   if (stderr.includes(`:${s.uiPort}: bind: address already in use`)) {
     return new Error(`UI port ${s.uiPort} is in use; free it or pick another uiPort.${output}`);
   }

@@ -29,5 +29,6 @@ let installed = false;
 export function installTemporalRuntime(logger: Logger): void {
   if (installed) return;
   installed = true;
-  Runtime.install({ logger: pinoTemporalLogger(logger) });
+  // Core (Rust) logs are forwarded too, instead of being printed to stdout on their own.
+  Runtime.install({ logger: pinoTemporalLogger(logger), telemetryOptions: { logging: { forward: {}, filter: 'WARN' } } });
 }

@@ -56,7 +56,7 @@ test('a duplicate message id is answered once', async () => {
   expect(third.body.duplicate).toBe(true);
   expect(h.fake.requests).toHaveLength(1);
   expect((await transcript('dup')).map((m) => m.direction)).toEqual(['inbound', 'outbound']);
-  await recordHistories(h.env.client, wfId('dup'), 'duplicate-message');
+  await recordHistories(h.env, wfId('dup'), 'duplicate-message');
 });
 
 test('two conversations run their turns at the same time', async () => {
@@ -102,7 +102,7 @@ test('messages sent during a turn are accepted at once and answered after it, in
   ]);
   // The second turn saw the first turn's answer.
   expect(h.fake.requests[1]?.neutral?.messages.map((m) => m.text)).toEqual(['one', 're: one', 'two']);
-  await recordHistories(h.env.client, wfId('busy'), 'messages-during-turn');
+  await recordHistories(h.env, wfId('busy'), 'messages-during-turn');
 });
 
 test('continue-as-new keeps the conversation, its context and its deduplication', async () => {
@@ -121,7 +121,7 @@ test('continue-as-new keeps the conversation, its context and its deduplication'
   // Three turns a run: 7 turns make at least three runs, the older ones continued-as-new.
   expect(runs.length).toBeGreaterThanOrEqual(3);
   expect(runs.filter((s) => s === 'CONTINUED_AS_NEW').length).toBe(runs.length - 1);
-  await recordHistories(h.env.client, wfId('long'), 'continue-as-new');
+  await recordHistories(h.env, wfId('long'), 'continue-as-new');
 });
 
 test('a rate-limited call is retried after the retry-after the provider sent', async () => {
@@ -131,7 +131,7 @@ test('a rate-limited call is retried after the retry-after the provider sent', a
   expect(h.fake.requests).toHaveLength(2);
   const [a, b] = h.fake.requests;
   expect((b?.time ?? 0) - (a?.time ?? 0)).toBeGreaterThanOrEqual(900);
-  await recordHistories(h.env.client, wfId('ratelimit'), 'rate-limit-retry');
+  await recordHistories(h.env, wfId('ratelimit'), 'rate-limit-retry');
 });
 
 test('a transient 500 and 529 are retried until the model answers', async () => {
@@ -154,7 +154,7 @@ test('an auth error reaches the user as a clear error reply and is not retried',
   h.fake.script(() => ({ text: 'working again' }));
   const next = await h.request('POST', messagesPath('auth'), { text: 'again', wait: true });
   expect((next.body.replies as Reply[])[0]?.text).toBe('working again');
-  await recordHistories(h.env.client, wfId('auth'), 'auth-error');
+  await recordHistories(h.env, wfId('auth'), 'auth-error');
 });
 
 test('a tool call with invalid arguments is explained to the model, which then corrects itself', async () => {
@@ -163,7 +163,7 @@ test('a tool call with invalid arguments is explained to the model, which then c
   expect((res.body.replies as Reply[]).map((r) => r.text)).toEqual(['fixed']);
   const toolResult = h.fake.requests[1]?.neutral?.messages.flatMap((m) => m.toolResults ?? [])[0];
   expect(toolResult?.text).toMatch(/Invalid arguments for reply/);
-  await recordHistories(h.env.client, wfId('badtool'), 'invalid-tool-arguments');
+  await recordHistories(h.env, wfId('badtool'), 'invalid-tool-arguments');
 });
 
 test('a turn stops after the LLM call limit', async () => {

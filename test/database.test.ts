@@ -1,0 +1,276 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { loadConfig } from '../lib/config/load.js';
+import type { SpacebotConfig } from '../lib/config/types.js';
+import { connectDatabase, describeDatabaseUrl } from '../lib/db/database.js';
+import { startEmbeddedPostgres } from '../lib/db/embedded-postgres.js';
+import { migrate, PgvectorMissingError } from '../lib/db/migrate.js';
+import { createLogger } from '../lib/logger.js';
+import { openDatabase, type DatabaseRuntime } from '../lib/runtime/database-runtime.js';
+
+const logger = createLogger('test', 'silent');
+
+const TABLES = ['agents', 'channels', 'messages', 'deliveries', 'context_entries', 'llm_calls', 'memories'];
+
+/** Every test gets its own directory (cwd with spacebot.toml, and data dir below it); all removed at the end. */
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'spacebot-database-test-'));
+let dirCount = 0;
+
+afterAll(() => {
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+function freshDir(): string {
+  const dir = path.join(scratch, `t-${dirCount++}`);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** Agent ids unique per test, so runs against a shared TEST_DATABASE_URL do not collide. */
+function agentId(prefix: string): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+/** A config for `cwd` with the given agents, its data dir at <cwd>/data, and DATABASE_URL only when given. */
+function configFor(cwd: string, agents: { id: string; name: string }[], databaseUrl?: string): SpacebotConfig {
+  const toml = agents.map((a) => `[[agents]]\nid = "${a.id}"\nname = "${a.name}"\n`).join('\n');
+  writeFileSync(path.join(cwd, 'spacebot.toml'), toml);
+  const env: NodeJS.ProcessEnv = { SPACEBOT_DATA_DIR: path.join(cwd, 'data') };
+  if (databaseUrl) env.DATABASE_URL = databaseUrl;
+  return loadConfig({ env, cwd });
+}
+
+async function agentRows(database: DatabaseRuntime, ids: string[]): Promise<{ id: string; name: string }[]> {
+  return database.db.selectFrom('agents').select(['id', 'name']).where('id', 'in', ids).orderBy('id').execute();
+}
+
+/** Removes what a test wrote; only matters on a shared TEST_DATABASE_URL (PGlite dirs are thrown away). */
+async function removeAgents(database: DatabaseRuntime, ids: string[]): Promise<void> {
+  await database.pool.query('DELETE FROM memories WHERE agent_id = ANY($1)', [ids]);
+  await database.pool.query('DELETE FROM agents WHERE id = ANY($1)', [ids]);
+}
+
+interface Backend {
+  name: string;
+  /** Undefined: no DATABASE_URL, so openDatabase starts embedded PGlite. */
+  url?: string;
+}
+
+const backends: Backend[] = [{ name: 'embedded PGlite' }];
+const testDatabaseUrl = process.env.TEST_DATABASE_URL;
+if (testDatabaseUrl) backends.push({ name: `TEST_DATABASE_URL (${describeDatabaseUrl(testDatabaseUrl)})`, url: testDatabaseUrl });
+
+describe.each(backends)('openDatabase on $name', (backend) => {
+  it('applies 001_init.sql, creates the tables and upserts the configured agents', async () => {
+    const cwd = freshDir();
+    const agents = [
+      { id: agentId('alpha'), name: 'Alpha' },
+      { id: agentId('beta'), name: 'Beta' },
+    ];
+    const config = configFor(cwd, agents, backend.url);
+    const database = await openDatabase(config, logger);
+    try {
+      if (backend.url) {
+        expect(database.embedded).toBe(false);
+        expect(database.url).toBe(backend.url);
+        // A shared server may have been migrated by an earlier run.
+        expect([...database.migrations.applied, ...database.migrations.alreadyApplied]).toContain('001_init.sql');
+        expect(existsSync(path.join(config.dataDir, 'pglite'))).toBe(false);
+      } else {
+        expect(database.embedded).toBe(true);
+        expect(database.url).toMatch(/^postgres:\/\/postgres@127\.0\.0\.1:\d+\//);
+        expect(database.migrations).toEqual({ applied: ['001_init.sql'], alreadyApplied: [] });
+        expect(existsSync(path.join(config.dataDir, 'pglite', 'PG_VERSION'))).toBe(true);
+      }
+
+      const { rows: tables } = await database.pool.query<{ table_name: string }>(
+        `SELECT table_name FROM information_schema.tables
+          WHERE table_schema = current_schema() AND table_name = ANY($1) ORDER BY table_name`,
+        [TABLES],
+      );
+      expect(tables.map((t) => t.table_name)).toEqual([...TABLES].sort());
+
+      expect(await agentRows(database, agents.map((a) => a.id))).toEqual([...agents].sort((a, b) => a.id.localeCompare(b.id)));
+      await removeAgents(database, agents.map((a) => a.id));
+    } finally {
+      await database.close();
+    }
+  });
+
+  it('has pgvector: cosine distance works and memories.embedding has an HNSW index', async () => {
+    const cwd = freshDir();
+    const agent = { id: agentId('vec'), name: 'Vec' };
+    const database = await openDatabase(configFor(cwd, [agent], backend.url), logger);
+    try {
+      const { rows } = await database.pool.query<{ distance: number }>(
+        "SELECT '[1,2,3]'::vector <=> '[1,2,4]'::vector AS distance",
+      );
+      // 1 - (1*1 + 2*2 + 3*4) / (|[1,2,3]| * |[1,2,4]|)
+      expect(rows[0]?.distance).toBeCloseTo(1 - 17 / Math.sqrt(14 * 21), 6);
+
+      const { rows: indexes } = await database.pool.query<{ indexdef: string }>(
+        `SELECT indexdef FROM pg_indexes
+          WHERE schemaname = current_schema() AND tablename = 'memories' AND indexdef LIKE '%USING hnsw%'`,
+      );
+      expect(indexes).toHaveLength(1);
+      expect(indexes[0]?.indexdef).toMatch(/USING hnsw \(embedding vector_cosine_ops\)/);
+
+      // The column takes 384-dimension embeddings and nearest-neighbour order follows cosine distance.
+      const unit = (hot: number) => `[${Array.from({ length: 384 }, (_, i) => (i === hot ? 1 : 0)).join(',')}]`;
+      const near = randomUUID();
+      const far = randomUUID();
+      await database.pool.query(
+        `INSERT INTO memories (id, agent_id, content, type, importance, embedding)
+         VALUES ($1, $3, 'near', 'fact', 0.5, $4::vector), ($2, $3, 'far', 'fact', 0.5, $5::vector)`,
+        [near, far, agent.id, unit(0), unit(1)],
+      );
+      const { rows: nearest } = await database.pool.query<{ id: string }>(
+        'SELECT id FROM memories WHERE agent_id = $1 ORDER BY embedding <=> $2::vector LIMIT 2',
+        [agent.id, unit(0)],
+      );
+      expect(nearest.map((r) => r.id)).toEqual([near, far]);
+      await removeAgents(database, [agent.id]);
+    } finally {
+      await database.close();
+    }
+  });
+
+  it('applies migrations once and keeps data across close and reopen', async () => {
+    const cwd = freshDir();
+    const configured = { id: agentId('kept'), name: 'Before' };
+    const inserted = { id: agentId('extra'), name: 'Inserted by hand' };
+
+    const first = await openDatabase(configFor(cwd, [configured], backend.url), logger);
+    try {
+      await first.db.insertInto('agents').values(inserted).execute();
+    } finally {
+      await first.close();
+    }
+    expect(first.pool.ended).toBe(true);
+
+    // Same data dir (or server); the configured agent is renamed in the file.
+    const second = await openDatabase(configFor(cwd, [{ ...configured, name: 'After' }], backend.url), logger);
+    try {
+      expect(second.migrations.applied).toEqual([]);
+      expect(second.migrations.alreadyApplied).toContain('001_init.sql');
+      expect(await agentRows(second, [configured.id, inserted.id])).toEqual(
+        [{ ...configured, name: 'After' }, inserted].sort((a, b) => a.id.localeCompare(b.id)),
+      );
+      await removeAgents(second, [configured.id, inserted.id]);
+    } finally {
+      await second.close();
+    }
+  });
+});
+
+describe('migrate() with its own migrations dir (embedded PGlite)', () => {
+  /** Runs `fn` against a fresh PGlite in its own data dir, with `dir` as an empty migrations dir. */
+  async function withEmbeddedPool(fn: (pool: pg.Pool, dir: string) => Promise<void>): Promise<void> {
+    const base = freshDir();
+    const dir = path.join(base, 'migrations');
+    mkdirSync(dir);
+    const embedded = await startEmbeddedPostgres({ dataDir: path.join(base, 'data'), logger });
+    const database = connectDatabase(embedded.url, 2);
+    try {
+      await fn(database.pool, dir);
+    } finally {
+      await database.close();
+      await embedded.stop();
+    }
+    // Only `pool` was used, never Kysely: close() must still end the pool, or its idle client lingers.
+    expect(database.pool.ended).toBe(true);
+  }
+
+  async function tableExists(pool: pg.Pool, name: string): Promise<boolean> {
+    const { rows } = await pool.query<{ oid: string | null }>('SELECT to_regclass($1)::text AS oid', [name]);
+    return rows[0]?.oid !== null;
+  }
+
+  it('refuses a migration whose checksum changed after it was applied', async () => {
+    await withEmbeddedPool(async (pool, dir) => {
+      const file = path.join(dir, '001_first.sql');
+      writeFileSync(file, 'CREATE TABLE first_table (id integer);\n');
+      expect(await migrate(pool, { dir })).toEqual({ applied: ['001_first.sql'], alreadyApplied: [] });
+      expect(await migrate(pool, { dir })).toEqual({ applied: [], alreadyApplied: ['001_first.sql'] });
+
+      writeFileSync(file, 'CREATE TABLE first_table (id bigint);\n');
+      await expect(migrate(pool, { dir })).rejects.toThrow(/migration 001_first\.sql was changed after it was applied/);
+    });
+  });
+
+  it('rolls back a failing migration and names its file', async () => {
+    await withEmbeddedPool(async (pool, dir) => {
+      writeFileSync(path.join(dir, '001_ok.sql'), 'CREATE TABLE ok_table (id integer);\n');
+      const broken = path.join(dir, '002_broken.sql');
+      writeFileSync(broken, 'CREATE TABLE broken_table (id integer);\nINSERT INTO broken_table VALUES (1);\nSELECT 1 / 0;\n');
+
+      await expect(migrate(pool, { dir })).rejects.toThrow(/migration 002_broken\.sql failed: division by zero/);
+
+      expect(await tableExists(pool, 'ok_table')).toBe(true);
+      expect(await tableExists(pool, 'broken_table')).toBe(false);
+      const { rows } = await pool.query<{ name: string }>('SELECT name FROM schema_migrations ORDER BY name');
+      expect(rows.map((r) => r.name)).toEqual(['001_ok.sql']);
+
+      // Nothing of the failed attempt was recorded: once fixed, it applies normally.
+      writeFileSync(broken, 'CREATE TABLE broken_table (id integer);\n');
+      expect(await migrate(pool, { dir })).toEqual({ applied: ['002_broken.sql'], alreadyApplied: ['001_ok.sql'] });
+      expect(await tableExists(pool, 'broken_table')).toBe(true);
+    });
+  });
+});
+
+describe('openDatabase on a PostgreSQL server without pgvector', () => {
+  const url = process.env.PGVECTOR_LESS_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
+  const parsed = new URL(url);
+  const server = `${parsed.hostname}:${parsed.port || '5432'}`;
+
+  /** Fails loudly (never skips) when the server is missing or turns out to have pgvector after all. */
+  async function requirePgvectorLessServer(): Promise<void> {
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
+    try {
+      await client.connect();
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      throw new Error(
+        `this test needs a PostgreSQL server without pgvector at ${server} (CI machines run PostgreSQL 15 ` +
+          `without pgvector on 127.0.0.1:5432; set PGVECTOR_LESS_DATABASE_URL to use another), but it cannot be reached: ${(err as Error).message}`,
+      );
+    }
+    try {
+      const { rows } = await client.query("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'");
+      if (rows.length > 0) {
+        throw new Error(`PostgreSQL at ${server} has pgvector available; point PGVECTOR_LESS_DATABASE_URL at a server without it`);
+      }
+    } finally {
+      await client.end();
+    }
+  }
+
+  it('rejects with a one-line PgvectorMissingError naming the server and the fix', async () => {
+    await requirePgvectorLessServer();
+    const cwd = freshDir();
+    const config = configFor(cwd, [{ id: agentId('nope'), name: 'Nope' }], url);
+
+    let error: unknown;
+    try {
+      const database = await openDatabase(config, logger);
+      await database.close();
+    } catch (err) {
+      error = err;
+    }
+
+    expect(error).toBeInstanceOf(PgvectorMissingError);
+    const { message } = error as PgvectorMissingError;
+    expect(message).not.toContain('\n');
+    expect(message).toContain(server);
+    expect(message).toMatch(/pgvector/);
+    expect(message).toMatch(/install/);
+    expect(message).toContain('DATABASE_URL');
+    if (parsed.password) expect(message).not.toContain(parsed.password);
+    // It did not fall back to the embedded database behind the user's back.
+    expect(existsSync(path.join(config.dataDir, 'pglite'))).toBe(false);
+  });
+});
