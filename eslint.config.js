@@ -18,7 +18,11 @@ export default tseslint.config(
     rules: {
       // Workflow code is replayed: no wall clock, randomness or I/O except through the SDK.
       'no-restricted-globals': ['error', 'setTimeout', 'setInterval', 'fetch'],
-      'no-restricted-imports': ['error', { patterns: ['../activities/*', '../lib/db/*', 'pg', 'node:*', 'fs', 'path'] }],
+      // Only the activities' contract (types and constants) may enter the workflow bundle.
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['../activities/*', '!../activities/contract.js', '../lib/*', 'pg', 'node:*', 'fs', 'path'], message: 'workflow code must stay deterministic: no I/O modules' }] },
+      ],
     },
   },
 );
