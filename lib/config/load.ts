@@ -130,6 +130,8 @@ function resolveConfig(cfg: ConfigFile, env: NodeJS.ProcessEnv, cwd: string, fil
       address: env.TEMPORAL_ADDRESS || cfg.temporal?.address || undefined,
       namespace: env.TEMPORAL_NAMESPACE || cfg.temporal?.namespace || 'default',
       taskQueue: env.SPACEBOT_TASK_QUEUE || cfg.temporal?.task_queue || 'spacebot',
+      devServerPort: intFromEnv(env, 'SPACEBOT_TEMPORAL_PORT') ?? cfg.temporal?.dev_server_port ?? 7233,
+      devUiPort: intFromEnv(env, 'SPACEBOT_TEMPORAL_UI_PORT') ?? cfg.temporal?.dev_ui_port ?? 8233,
     },
     database: { url: env.DATABASE_URL || cfg.database?.url || undefined, poolSize: cfg.database?.pool_size ?? 10 },
     providers,

@@ -51,6 +51,9 @@ export const configFileSchema = z
         address: z.string().optional(),
         namespace: z.string().optional(),
         task_queue: z.string().optional(),
+        /** Ports of the embedded dev server (used only without an address). */
+        dev_server_port: z.number().int().min(1).max(65_535).optional(),
+        dev_ui_port: z.number().int().min(1).max(65_535).optional(),
       })
       .strict()
       .optional(),

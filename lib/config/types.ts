@@ -29,7 +29,7 @@ export interface SpacebotConfig {
   source?: string;
   dataDir: string;
   server: { port: number; host: string; bodyLimitBytes: number; apiToken?: string; temporalUiUrl?: string };
-  temporal: { address?: string; namespace: string; taskQueue: string };
+  temporal: { address?: string; namespace: string; taskQueue: string; devServerPort: number; devUiPort: number };
   database: { url?: string; poolSize: number };
   providers: Record<ProviderId, ProviderConfig>;
   continueAsNewAfterTurns: number;

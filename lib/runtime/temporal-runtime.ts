@@ -28,7 +28,14 @@ export async function openTemporal(config: SpacebotConfig, logger: Logger): Prom
     const cli = await findTemporalCli();
     if (!cli) throw new Error(missingCliMessage());
     logger.info({ cli: cli.path, source: cli.source }, 'starting embedded Temporal dev server');
-    devServer = await startDevServer({ cliPath: cli.path, dataDir: config.dataDir, namespace: config.temporal.namespace, logger });
+    devServer = await startDevServer({
+      cliPath: cli.path,
+      dataDir: config.dataDir,
+      namespace: config.temporal.namespace,
+      port: config.temporal.devServerPort,
+      uiPort: config.temporal.devUiPort,
+      logger,
+    });
     address = devServer.address;
     uiUrl = uiUrl ?? devServer.uiUrl;
   }
