@@ -1,6 +1,7 @@
 import type { OutboundAdapter, OutboundMessage } from './outbound.js';
+import { WEBHOOK_PLATFORM } from '../workflows/platforms.js';
 
-export const WEBHOOK_PLATFORM = 'webhook';
+export { WEBHOOK_PLATFORM };
 
 /**
  * The webhook adapter's outbound side. Its clients read replies from the transcript (by polling, or

@@ -7,12 +7,14 @@ import {
   continueAsNew,
   log,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ChannelActivities, ModelStep, ToolCall, ToolOutcome } from '../activities/contract.js';
 import { LLM_FAILURE_TYPE_PREFIX } from '../activities/contract.js';
 import { BoundedSet } from './bounded-set.js';
+import { WEBHOOK_PLATFORM } from './platforms.js';
 import {
   MAX_MESSAGE_CHARS,
   channelWorkflowId,
@@ -32,11 +34,15 @@ const REPLY_MEMORY_TURNS = 32;
 /** Tools after which the turn ends without another LLM call, when they are all the model asked for. */
 const TERMINAL_TOOLS = new Set(['reply', 'skip']);
 
-// Bookkeeping writes: short, retried until the database answers.
-const storage = proxyActivities<ChannelActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '30 seconds' },
-});
+const STORAGE_RETRY = { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '30 seconds' } as const;
+
+// Bookkeeping writes to our own database take milliseconds: they run as local activities (retried,
+// recorded in history as markers) so a turn does not pay a server round trip for each of them.
+const localStorage = proxyLocalActivities<ChannelActivities>({ startToCloseTimeout: '30 seconds', retry: STORAGE_RETRY });
+
+// Deliveries to a chat platform may wait out rate limits and outages: regular activities, visible
+// and retried by the server. The webhook platform's delivery is a database write, so it runs locally.
+const platformDelivery = proxyActivities<ChannelActivities>({ startToCloseTimeout: '30 seconds', retry: STORAGE_RETRY });
 
 // LLM calls: each attempt bounded; the whole call gives up after 10 minutes of transient failures,
 // and the user is told. Auth and invalid requests are non-retryable failures thrown by the activity.
@@ -111,14 +117,14 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
     turnReplies.set(turn, replies);
     const last = batch[batch.length - 1];
     const base = { channelId, turnSeq: turn, agentId: initial.agentId, platform: initial.platform, conversationId: initial.conversationId };
-    await storage.recordInbound.executeWithOptions({ summary: `record ${batch.length} inbound message(s), turn ${turn}` }, [
-      { ...base, messages: batch },
-    ]);
+    await localStorage.recordInbound({ ...base, messages: batch });
 
     const deliver = async (step: number, key: string, text: string, kind: ReplyRecord['kind'], toolCallId?: string, toolCallIdx?: number) => {
-      const reply = await storage.deliverReply.executeWithOptions({ summary: `deliver ${kind}: ${preview(text)}` }, [
-        { ...base, step, key, text, kind, replyTo: last?.messageId, toolCallId, toolCallIdx },
-      ]);
+      const input = { ...base, step, key, text, kind, replyTo: last?.messageId, toolCallId, toolCallIdx };
+      const reply =
+        initial.platform === WEBHOOK_PLATFORM
+          ? await localStorage.deliverReply(input)
+          : await platformDelivery.deliverReply.executeWithOptions({ summary: `deliver ${kind}: ${preview(text)}` }, [input]);
       replies.push(reply);
     };
 

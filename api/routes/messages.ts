@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { Selectable } from 'kysely';
 import { z } from 'zod';
 import { WEBHOOK_PLATFORM } from '../../adapters/webhook.js';
 import { temporalUiLink } from '../../lib/channel/channel-client.js';
 import { findAgent } from '../../lib/config/load.js';
+import type { MessagesTable } from '../../lib/db/schema.js';
 import { channelWorkflowId, MAX_MESSAGE_CHARS, type ReplyRecord } from '../../workflows/channel-contract.js';
 import type { ApiContext } from '../context.js';
 import { sendError, sendValidationError } from '../http-errors.js';
@@ -35,17 +37,8 @@ const listQuerySchema = z
   })
   .strict();
 
-interface TranscriptRow {
-  id: string;
-  direction: 'inbound' | 'outbound';
-  platform_message_id: string;
-  sender_id: string | null;
-  sender_name: string | null;
-  text: string;
-  reply_to: string | null;
-  turn_seq: number | null;
-  created_at: Date;
-}
+const TRANSCRIPT_COLUMNS = ['id', 'direction', 'platform_message_id', 'sender_id', 'sender_name', 'text', 'reply_to', 'turn_seq', 'created_at'] as const;
+type TranscriptRow = Pick<Selectable<MessagesTable>, (typeof TRANSCRIPT_COLUMNS)[number]>;
 
 function toApiMessage(row: TranscriptRow) {
   return {
@@ -56,7 +49,7 @@ function toApiMessage(row: TranscriptRow) {
     text: row.text,
     replyTo: row.reply_to ?? undefined,
     turn: row.turn_seq ?? undefined,
-    createdAt: row.created_at.toISOString(),
+    createdAt: new Date(row.created_at).toISOString(),
   };
 }
 
@@ -104,7 +97,7 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: ApiContext): vo
     const limit = query.data.limit ?? 100;
     const rows = await ctx.db
       .selectFrom('messages')
-      .select(['id', 'direction', 'platform_message_id', 'sender_id', 'sender_name', 'text', 'reply_to', 'turn_seq', 'created_at'])
+      .select(TRANSCRIPT_COLUMNS)
       .where('channel_id', '=', channelId)
       .where('id', '>', query.data.after ?? '0')
       .orderBy('id')
