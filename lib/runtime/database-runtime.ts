@@ -22,7 +22,12 @@ export async function openDatabase(config: SpacebotConfig, logger: Logger): Prom
     embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, logger });
     url = embedded.url;
   }
-  const db = connectDatabase(url, config.database.poolSize);
+  // PGlite is one Postgres session behind its socket server, which interleaves the extended-protocol
+  // messages of concurrent connections ("bind message supplies 8 parameters, but prepared statement
+  // requires 4" under load). One connection per process keeps every query whole; PGlite runs queries
+  // one at a time anyway, so nothing is lost.
+  const poolSize = embedded ? 1 : config.database.poolSize;
+  const db = connectDatabase(url, poolSize);
   const close = async () => {
     await db.close();
     await embedded?.stop();

@@ -138,6 +138,11 @@ function serverArgs(s: Settings): string[] {
     'warn',
     '--log-format',
     'json',
+    // The history service's transfer queue polls at most 20 times a second by default, which paces
+    // every task hand-off of a single-node server at ~50 ms; a conversation turn has several.
+    // Lifting the cap cut the benchmark's round trip from ~105 to ~70 ms (bench/README.md).
+    '--dynamic-config-value',
+    'history.transferProcessorMaxPollRPS=10000',
     ...cliSearchAttributeFlags(),
   ];
 }
