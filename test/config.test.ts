@@ -75,7 +75,7 @@ describe('loadConfig defaults', () => {
     expect(config.server.host).toBe('127.0.0.1');
     expect(config.server.apiToken).toBeUndefined();
     expect(config.dataDir).toBe(path.join(cwd, 'data'));
-    expect(config.temporal).toEqual({ address: undefined, namespace: 'default', taskQueue: 'spacebot' });
+    expect(config.temporal).toEqual({ address: undefined, namespace: 'default', taskQueue: 'spacebot', devServerPort: 7233, devUiPort: 8233 });
     expect(config.database).toEqual({ url: undefined, poolSize: 10 });
     expect(config.providers).toEqual({
       anthropic: { apiKey: undefined, baseUrl: undefined },
@@ -152,6 +152,8 @@ data_dir = "file-data"
 [temporal]
 address = "file-temporal:7233"
 namespace = "file-namespace"
+dev_server_port = 7300
+dev_ui_port = 8300
 
 [database]
 url = "postgres://file-host:5432/file"
@@ -175,6 +177,8 @@ base_url = "http://file-openai.example/v1"
     ['TEMPORAL_ADDRESS', 'env-temporal:7233', (c) => c.temporal.address, () => 'file-temporal:7233', () => 'env-temporal:7233'],
     ['TEMPORAL_NAMESPACE', 'env-namespace', (c) => c.temporal.namespace, () => 'file-namespace', () => 'env-namespace'],
     ['SPACEBOT_PORT', '5000', (c) => c.server.port, () => 4000, () => 5000],
+    ['SPACEBOT_TEMPORAL_PORT', '7400', (c) => c.temporal.devServerPort, () => 7300, () => 7400],
+    ['SPACEBOT_TEMPORAL_UI_PORT', '8400', (c) => c.temporal.devUiPort, () => 8300, () => 8400],
     ['SPACEBOT_DATA_DIR', 'env-data', (c) => c.dataDir, (cwd) => path.join(cwd, 'file-data'), (cwd) => path.join(cwd, 'env-data')],
   ];
 
