@@ -1,50 +1,85 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { LLM_FAILURE_TYPE_PREFIX, type CallModelInput, type ModelStep } from './contract.js';
+import { LLM_FAILURE_TYPE_PREFIX, type CallModelInput, type ModelAttempt, type ModelStep } from './contract.js';
 import type { ActivityDeps } from './deps.js';
 import { findAgent } from '../lib/config/load.js';
+import { formatModelRef } from '../lib/config/types.js';
 import { loadContext, putEntry } from '../lib/channel/context-store.js';
-import { type LlmError, toLlmError, userFacingMessage } from '../lib/llm/errors.js';
-import type { CompletionResult } from '../lib/llm/types.js';
+import { CooldownRegistry } from '../lib/llm/cooldowns.js';
+import { type LlmError, scrubSecrets, toLlmError, userFacingMessage } from '../lib/llm/errors.js';
+import { ChainFailure, completeWithFallback, type FallbackSuccess } from '../lib/llm/fallback.js';
+import { resolveModels } from '../lib/llm/routing.js';
 import { buildSystemPrompt } from '../lib/prompts/system-prompt.js';
 import { CHANNEL_TOOL_DEFINITIONS } from '../lib/tools/channel-tools.js';
 
 const HEARTBEAT_EVERY_MS = 2_000;
+/** A retry never comes sooner than this, nor later than MAX_RETRY_DELAY_MS, when every model cools down. */
+const MIN_RETRY_DELAY_MS = 1_000;
+const MAX_RETRY_DELAY_MS = 10 * 60_000;
+/** Room left at the end of the activity's start-to-close timeout for bookkeeping. */
+const DEADLINE_MARGIN_MS = 2_000;
+
+/** One cooldown registry per deps object (one per worker) when the caller did not inject one. */
+const defaultCooldowns = new WeakMap<ActivityDeps, CooldownRegistry>();
+
+function cooldownsFor(deps: ActivityDeps): CooldownRegistry {
+  if (deps.cooldowns) return deps.cooldowns;
+  let registry = defaultCooldowns.get(deps);
+  if (!registry) defaultCooldowns.set(deps, (registry = new CooldownRegistry()));
+  return registry;
+}
 
 /**
  * One LLM call of a channel turn. Reads the context from the database (so the workflow never ships
- * transcripts around), calls the agent's model once, stores the answer at its position, records the
- * token usage, and returns only what the workflow needs to act: text and tool calls.
+ * transcripts around), tries the agent's model chain (primary, then fallbacks; rate-limited models
+ * are skipped while they cool down), stores the answer at its position, records the token usage of
+ * the model that answered, and returns only what the workflow needs to act: text and tool calls.
  */
 export function makeCallModel(deps: ActivityDeps) {
+  const cooldowns = cooldownsFor(deps);
   return async function callModel(input: CallModelInput): Promise<ModelStep> {
     const ctx = Context.current();
     const agent = findAgent(deps.config, input.agentId);
     if (!agent) throw ApplicationFailure.nonRetryable(`unknown agent ${input.agentId}`, 'UnknownAgent');
     const started = Date.now();
+    const route = resolveModels(deps.config, { agent, process: 'channel' });
+    if (route.skipped.length) deps.logger.debug({ agent: agent.id, skipped: route.skipped }, 'fallbacks left out as more expensive');
+    // Outside the provider error handling below: a database or prompt-file failure is ours, retried
+    // as it is, and must never reach the user dressed up as a language model error.
+    const [system, messages] = await Promise.all([
+      buildSystemPrompt(agent, 'channel'),
+      loadContext(deps.db, input.channelId, input.turnSeq, input.step, deps.config.historyTurns),
+    ]);
+    let attempts: ModelAttempt[] = [];
     // Heartbeats let Temporal notice a dead worker within the heartbeat timeout instead of waiting
-    // out the whole start-to-close timeout of a slow model call.
-    const beat = setInterval(() => ctx.heartbeat({ waitingMs: Date.now() - started }), HEARTBEAT_EVERY_MS);
-    let result: CompletionResult;
+    // out the whole start-to-close timeout of a slow model call; they also show the attempts so far.
+    const beat = () => ctx.heartbeat({ waitingMs: Date.now() - started, attempts });
+    const timer = setInterval(beat, HEARTBEAT_EVERY_MS);
+    let answer: FallbackSuccess;
     try {
-      const provider = deps.providers.get(agent.model);
-      const [system, messages] = await Promise.all([
-        buildSystemPrompt(agent, 'channel'),
-        loadContext(deps.db, input.channelId, input.turnSeq, input.step, deps.config.historyTurns),
-      ]);
-      result = await provider.complete({
-        model: agent.model?.model ?? '',
-        system,
-        messages,
-        tools: CHANNEL_TOOL_DEFINITIONS,
-        maxOutputTokens: agent.maxOutputTokens,
-        signal: ctx.cancellationSignal,
+      answer = await completeWithFallback({
+        chain: route.models,
+        providers: deps.providers,
+        cooldowns,
+        request: { system, messages, tools: CHANNEL_TOOL_DEFINITIONS, maxOutputTokens: agent.maxOutputTokens, signal: ctx.cancellationSignal },
+        attemptTimeoutMs: deps.config.routing.attemptTimeoutMs,
+        rateLimitCooldownMs: deps.config.routing.rateLimitCooldownMs,
+        deadline: activityDeadline(ctx.info, started),
+        onAttempt: (so) => {
+          attempts = [...so];
+          beat();
+        },
       });
     } catch (err) {
-      throw toFailure(toLlmError(err, agent.model?.provider ?? 'llm'), ctx.info.attempt, deps);
+      if (ctx.cancellationSignal.aborted) throw err;
+      if (err instanceof ChainFailure) throw toFailure(err.error, err, ctx.info.attempt, deps);
+      throw toFailure(toLlmError(err, route.models[0]?.provider ?? 'llm'), undefined, ctx.info.attempt, deps);
     } finally {
-      clearInterval(beat);
+      clearInterval(timer);
     }
+    const { result, model } = answer;
+    attempts = answer.attempts;
+    if (attempts.length > 1) deps.logger.info({ agent: agent.id, model: formatModelRef(model), attempts }, 'LLM call answered by a fallback');
     const latencyMs = Date.now() - started;
     await putEntry(deps.db, { channelId: input.channelId, turnSeq: input.turnSeq, step: input.step, idx: 0 }, 'assistant', {
       role: 'assistant',
@@ -53,13 +88,15 @@ export function makeCallModel(deps: ActivityDeps) {
     await deps.db
       .insertInto('llm_calls')
       .values({
-        // One row per attempt that got an answer: a retried activity is a second billed call.
-        call_key: `${input.channelId}:${input.turnSeq}:${input.step}:${ctx.info.attempt}`,
+        // One row per activity attempt that got an answer: a retried activity, or one re-run after a
+        // reset (a new run id), is another billed call; a repeated write of the same attempt is not.
+        call_key: `${ctx.info.workflowExecution?.runId ?? input.channelId}:${ctx.info.activityId}:${ctx.info.attempt}`,
         agent_id: input.agentId,
         channel_id: input.channelId,
         process: 'channel',
-        provider: agent.model?.provider ?? 'unknown',
-        model: agent.model?.model ?? 'unknown',
+        // The model that actually answered (a fallback, perhaps), not the configured primary.
+        provider: model.provider,
+        model: model.model,
         input_tokens: result.usage.inputTokens,
         output_tokens: result.usage.outputTokens,
         cache_read_tokens: result.usage.cacheReadTokens,
@@ -69,23 +106,40 @@ export function makeCallModel(deps: ActivityDeps) {
       })
       .onConflict((oc) => oc.column('call_key').doNothing())
       .execute();
-    return { text: result.text, toolCalls: result.toolCalls.map(({ id, name, input }) => ({ id, name, input })), stopReason: result.stopReason };
+    return {
+      text: result.text,
+      toolCalls: result.toolCalls.map(({ id, name, input }) => ({ id, name, input })),
+      stopReason: result.stopReason,
+      model: formatModelRef(model),
+      attempts,
+    };
   };
+}
+
+/** When this activity attempt must be done: start-to-close and schedule-to-close, less a margin. */
+function activityDeadline(info: Context['info'], started: number): number | undefined {
+  const limits: number[] = [];
+  if (info.startToCloseTimeoutMs > 0) limits.push(started + info.startToCloseTimeoutMs);
+  if (info.scheduleToCloseTimeoutMs > 0) limits.push(info.scheduledTimestampMs + info.scheduleToCloseTimeoutMs);
+  return limits.length ? Math.min(...limits) - DEADLINE_MARGIN_MS : undefined;
 }
 
 /**
  * Hands the error to Temporal's retry policy: permanent errors are non-retryable and carry the
- * sentence the user will read; a rate limit sets the next retry to the provider's retry-after.
+ * sentence the user will read; when every model is cooling down, the next retry waits for the
+ * earliest to recover. details[0] is the user's sentence, details[1] the attempts.
  */
-function toFailure(err: LlmError, attempt: number, deps: ActivityDeps): ApplicationFailure {
-  deps.logger.warn({ kind: err.kind, status: err.status, attempt, retryAfterMs: err.retryAfterMs, err: err.message }, 'LLM call failed');
+function toFailure(err: LlmError, chain: ChainFailure | undefined, attempt: number, deps: ActivityDeps): ApplicationFailure {
+  const nonRetryable = chain ? chain.permanent : !err.retryable;
+  const retryAfterMs = chain ? chain.retryAfterMs : err.retryAfterMs;
+  const nextRetryDelay = nonRetryable || retryAfterMs === undefined ? undefined : Math.min(Math.max(retryAfterMs + 50, MIN_RETRY_DELAY_MS), MAX_RETRY_DELAY_MS);
+  const message = scrubSecrets(err.message);
+  deps.logger.warn({ kind: err.kind, status: err.status, attempt, nextRetryDelay, attempts: chain?.attempts, err: message }, 'LLM call failed');
   return ApplicationFailure.create({
     type: `${LLM_FAILURE_TYPE_PREFIX}${err.kind}`,
-    message: err.message,
-    nonRetryable: !err.retryable,
-    details: [userFacingMessage(err)],
-    nextRetryDelay: err.retryAfterMs !== undefined ? Math.max(err.retryAfterMs, 100) : undefined,
+    message,
+    nonRetryable,
+    details: [userFacingMessage(err), chain?.attempts ?? []],
+    nextRetryDelay,
   });
 }
-
-

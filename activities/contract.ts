@@ -17,10 +17,29 @@ export interface TurnPosition {
   step: number;
 }
 
+/** One model tried during a callModel activity (see lib/llm/fallback.ts). */
+export interface ModelAttempt {
+  /** `provider/model`. */
+  model: string;
+  /** `ok`, `empty`, `cooldown` (skipped, not called), or the error kind (`rate_limit`, `server`, ...). */
+  outcome: string;
+  latencyMs: number;
+  inputTokens?: number;
+  outputTokens?: number;
+  status?: number;
+  /** Scrubbed error message. */
+  error?: string;
+  cooldownMs?: number;
+}
+
 export interface ModelStep {
   text: string;
   toolCalls: ToolCall[];
   stopReason: string;
+  /** The model that answered, `provider/model`. */
+  model?: string;
+  /** Every model tried in this activity attempt, in order (also heartbeated while running). */
+  attempts?: ModelAttempt[];
 }
 
 export interface RecordInboundInput extends ChannelKey {

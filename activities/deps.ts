@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { OutboundAdapters } from '../adapters/outbound.js';
 import type { SpacebotConfig } from '../lib/config/types.js';
 import type { Database } from '../lib/db/schema.js';
+import type { CooldownRegistry } from '../lib/llm/cooldowns.js';
 import type { ProviderRegistry } from '../lib/llm/registry.js';
 import type { Logger } from '../lib/logger.js';
 
@@ -10,6 +11,8 @@ export interface ActivityDeps {
   config: SpacebotConfig;
   db: Kysely<Database>;
   providers: ProviderRegistry;
+  /** Rate-limited models, shared by all activities of the worker; created per deps object when absent. */
+  cooldowns?: CooldownRegistry;
   outbound: OutboundAdapters;
   logger: Logger;
 }

@@ -3,15 +3,35 @@ import path from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import type { z } from 'zod';
 import { configFileSchema, type ConfigFile } from './schema.js';
-import { PROVIDER_IDS, type AgentConfig, type ModelRef, type ProviderId, type SpacebotConfig } from './types.js';
+import {
+  NATIVE_PROVIDER_IDS,
+  PROCESS_TYPES,
+  PROVIDER_IDS,
+  PROVIDER_PRESETS,
+  formatModelRef,
+  type AgentConfig,
+  type FallbackChain,
+  type ModelRef,
+  type ModelSettings,
+  type NativeProviderId,
+  type ProviderConfig,
+  type ProvidersConfig,
+  type RoutingConfig,
+  type SpacebotConfig,
+} from './types.js';
 
 /** Raised for any invalid configuration; the message names the file and the offending key. */
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** Per-attempt timeout of an LLM request when neither the provider nor [routing] sets one. */
+export const DEFAULT_ATTEMPT_TIMEOUT_MS = 120_000;
+/** Cooldown of a model after a 429 without retry-after. */
+export const DEFAULT_RATE_LIMIT_COOLDOWN_MS = 60_000;
+
 /** Used when only a provider key is given. Overridable per agent or in [defaults]. */
-export const DEFAULT_MODELS: Record<ProviderId, string> = {
+export const DEFAULT_MODELS: Record<NativeProviderId, string> = {
   anthropic: 'claude-sonnet-5-5',
   openai: 'gpt-5.4',
 };
@@ -67,15 +87,21 @@ function formatIssues(error: z.ZodError, file: string): string {
   return `${file}: invalid configuration: ${lines.join('; ')}`;
 }
 
-function parseModelRef(ref: string, where: string, file: string | undefined): ModelRef {
+/**
+ * Splits "provider/model" at the first slash (the model may contain more, as in
+ * "openrouter/meta-llama/llama-3-70b") and checks the provider is known.
+ */
+export function parseModelRef(ref: string, where: string, file: string | undefined, known: readonly string[] = PROVIDER_IDS): ModelRef {
   const slash = ref.indexOf('/');
-  const provider = ref.slice(0, slash);
-  if (!PROVIDER_IDS.includes(provider as ProviderId)) {
-    throw new ConfigError(
-      `${file ?? 'configuration'}: "${where}": unknown provider "${provider}" in "${ref}"; known providers: ${PROVIDER_IDS.join(', ')}`,
-    );
+  const provider = slash > 0 ? ref.slice(0, slash) : '';
+  const model = slash > 0 ? ref.slice(slash + 1) : '';
+  if (!provider || !model) {
+    throw new ConfigError(`${file ?? 'configuration'}: "${where}": expected "provider/model" in "${ref}"; known providers: ${known.join(', ')}`);
   }
-  return { provider: provider as ProviderId, model: ref.slice(slash + 1) };
+  if (!known.includes(provider)) {
+    throw new ConfigError(`${file ?? 'configuration'}: "${where}": unknown provider "${provider}" in "${ref}"; known providers: ${known.join(', ')}`);
+  }
+  return { provider, model };
 }
 
 function intFromEnv(env: NodeJS.ProcessEnv, name: string): number | undefined {
@@ -87,19 +113,16 @@ function intFromEnv(env: NodeJS.ProcessEnv, name: string): number | undefined {
 }
 
 function resolveConfig(cfg: ConfigFile, env: NodeJS.ProcessEnv, cwd: string, file: string | undefined): SpacebotConfig {
-  const providers: SpacebotConfig['providers'] = {
-    anthropic: {
-      apiKey: env.ANTHROPIC_API_KEY || cfg.providers?.anthropic?.api_key,
-      baseUrl: env.ANTHROPIC_BASE_URL || cfg.providers?.anthropic?.base_url,
-    },
-    openai: {
-      apiKey: env.OPENAI_API_KEY || cfg.providers?.openai?.api_key,
-      baseUrl: env.OPENAI_BASE_URL || cfg.providers?.openai?.base_url,
-    },
-  };
-  const defaultModel = cfg.defaults?.model
-    ? parseModelRef(cfg.defaults.model, 'defaults.model', file)
-    : firstKeyedProviderDefault(providers);
+  const providers = resolveProviders(cfg, env, file);
+  const known = [...PROVIDER_IDS, ...Object.keys(providers).filter((p) => !PROVIDER_IDS.includes(p))];
+  const ref = (value: string, where: string) => parseModelRef(value, where, file, known);
+  const routing = resolveRouting(cfg, ref);
+  const models: Record<string, ModelSettings> = {};
+  for (const [key, m] of Object.entries(cfg.models ?? {})) {
+    models[formatModelRef(ref(key, `models.${key}`))] = { costRank: m.cost_rank, inputPerMtok: m.input_per_mtok, outputPerMtok: m.output_per_mtok };
+  }
+  const defaultModel = cfg.defaults?.model ? ref(cfg.defaults.model, 'defaults.model') : firstKeyedProviderDefault(providers);
+  const channelDefault = routing.processes.channel ?? defaultModel;
   const dataDir = path.resolve(cwd, env.SPACEBOT_DATA_DIR || cfg.server?.data_dir || 'data');
   const agentsIn = cfg.agents?.length ? cfg.agents : [{ id: 'main' }];
   const seen = new Set<string>();
@@ -109,7 +132,7 @@ function resolveConfig(cfg: ConfigFile, env: NodeJS.ProcessEnv, cwd: string, fil
     return {
       id: a.id,
       name: a.name ?? a.id,
-      model: a.model ? parseModelRef(a.model, `agents.${i}.model`, file) : defaultModel,
+      model: a.model ? ref(a.model, `agents.${i}.model`) : channelDefault,
       promptsDir: a.prompts_dir ? path.resolve(cwd, a.prompts_dir) : SHIPPED_PROMPTS_DIR,
       workspace: path.resolve(cwd, a.workspace ?? path.join(dataDir, 'agents', a.id, 'workspace')),
       maxLlmCallsPerTurn: a.max_llm_calls_per_turn ?? cfg.defaults?.max_llm_calls_per_turn ?? 5,
@@ -135,15 +158,87 @@ function resolveConfig(cfg: ConfigFile, env: NodeJS.ProcessEnv, cwd: string, fil
     },
     database: { url: env.DATABASE_URL || cfg.database?.url || undefined, poolSize: cfg.database?.pool_size ?? 10 },
     providers,
+    routing,
+    models,
     continueAsNewAfterTurns: cfg.defaults?.continue_as_new_after_turns ?? 500,
     historyTurns: cfg.defaults?.history_turns ?? 40,
     agents,
   };
 }
 
-function firstKeyedProviderDefault(providers: SpacebotConfig['providers']): ModelRef | undefined {
-  const keyed = PROVIDER_IDS.find((p) => providers[p].apiKey);
+function firstKeyedProviderDefault(providers: ProvidersConfig): ModelRef | undefined {
+  const keyed = NATIVE_PROVIDER_IDS.find((p) => providers[p].apiKey);
   return keyed ? { provider: keyed, model: DEFAULT_MODELS[keyed] } : undefined;
+}
+
+/**
+ * Native providers are always listed; a preset once it has a key (file or its env variable) or a
+ * file entry; a custom provider when declared with a `kind` and a `base_url`.
+ */
+function resolveProviders(cfg: ConfigFile, env: NodeJS.ProcessEnv, file: string | undefined): ProvidersConfig {
+  const where = file ?? 'configuration';
+  const fromFile = cfg.providers ?? {};
+  const native = (id: NativeProviderId, keyEnv: string, urlEnv: string): ProviderConfig => {
+    const entry = fromFile[id];
+    if (entry?.kind && entry.kind !== id) throw new ConfigError(`${where}: "providers.${id}.kind": the ${id} provider is always kind "${id}"`);
+    return { apiKey: env[keyEnv] || entry?.api_key, baseUrl: env[urlEnv] || entry?.base_url, ...(entry?.timeout_ms ? { timeoutMs: entry.timeout_ms } : {}) };
+  };
+  const providers: ProvidersConfig = {
+    anthropic: native('anthropic', 'ANTHROPIC_API_KEY', 'ANTHROPIC_BASE_URL'),
+    openai: native('openai', 'OPENAI_API_KEY', 'OPENAI_BASE_URL'),
+  };
+  for (const [name, preset] of Object.entries(PROVIDER_PRESETS)) {
+    const entry = fromFile[name];
+    const envKey = preset.keyEnv ? env[preset.keyEnv] : undefined;
+    if (!entry && !envKey) continue;
+    if (entry?.kind && entry.kind !== preset.kind) {
+      throw new ConfigError(`${where}: "providers.${name}.kind": ${name} is a preset of kind "${preset.kind}"; declare a provider under another name for a different kind`);
+    }
+    providers[name] = { kind: preset.kind, apiKey: envKey || entry?.api_key, baseUrl: entry?.base_url ?? preset.baseUrl, timeoutMs: entry?.timeout_ms };
+  }
+  for (const [name, entry] of Object.entries(fromFile)) {
+    if (PROVIDER_IDS.includes(name)) continue;
+    if (!entry.kind) {
+      throw new ConfigError(
+        `${where}: "providers.${name}": unknown provider "${name}"; a custom provider needs kind = "openai" or "anthropic" and a base_url (built-in providers: ${PROVIDER_IDS.join(', ')})`,
+      );
+    }
+    if (!entry.base_url) throw new ConfigError(`${where}: "providers.${name}.base_url": a custom provider needs a base_url`);
+    providers[name] = { kind: entry.kind, apiKey: entry.api_key, baseUrl: entry.base_url, timeoutMs: entry.timeout_ms };
+  }
+  return providers;
+}
+
+function resolveRouting(cfg: ConfigFile, ref: (value: string, where: string) => ModelRef): RoutingConfig {
+  const r = cfg.routing;
+  const processes: RoutingConfig['processes'] = {};
+  for (const p of PROCESS_TYPES) {
+    const value = r?.[p];
+    if (value) processes[p] = ref(value, `routing.${p}`);
+  }
+  const tasks: RoutingConfig['tasks'] = {};
+  for (const [task, value] of Object.entries(r?.tasks ?? {})) tasks[task] = ref(value, `routing.tasks.${task}`);
+  const fallbacks: Record<string, FallbackChain> = {};
+  for (const [primary, chain] of Object.entries(r?.fallbacks ?? {})) {
+    const at = `routing.fallbacks.${primary}`;
+    const key = formatModelRef(ref(primary, at));
+    const entries = Array.isArray(chain) ? chain : chain.models;
+    fallbacks[key] = {
+      allowMoreExpensive: !Array.isArray(chain) && chain.allow_more_expensive === true,
+      models: entries.map((e, i) =>
+        typeof e === 'string'
+          ? { model: ref(e, `${at}.${i}`), allowMoreExpensive: false }
+          : { model: ref(e.model, `${at}.${i}.model`), allowMoreExpensive: e.allow_more_expensive === true },
+      ),
+    };
+  }
+  return {
+    processes,
+    tasks,
+    fallbacks,
+    attemptTimeoutMs: r?.attempt_timeout_ms ?? DEFAULT_ATTEMPT_TIMEOUT_MS,
+    rateLimitCooldownMs: r?.rate_limit_cooldown_ms ?? DEFAULT_RATE_LIMIT_COOLDOWN_MS,
+  };
 }
 
 export function findAgent(config: SpacebotConfig, id: string): AgentConfig | undefined {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PROVIDER_IDS } from './types.js';
+import { PROCESS_TYPES, PROVIDER_IDS, type ProcessType } from './types.js';
 
 /**
  * The shape of `spacebot.toml`. Every object is strict so a misspelt key stops start-up with its
@@ -15,8 +15,38 @@ const modelRef = z
 
 const providerSchema = z
   .object({
+    /** Required for custom providers; presets and native providers know their own. */
+    kind: z.enum(['openai', 'anthropic']).optional(),
     api_key: z.string().min(1).optional(),
     base_url: z.url().optional(),
+    /** Per-attempt request timeout for this provider. */
+    timeout_ms: z.number().int().min(100).max(600_000).optional(),
+  })
+  .strict();
+
+const fallbackEntry = z.union([modelRef, z.object({ model: modelRef, allow_more_expensive: z.boolean().optional() }).strict()]);
+const fallbackChain = z.union([
+  z.array(fallbackEntry),
+  z.object({ models: z.array(fallbackEntry), allow_more_expensive: z.boolean().optional() }).strict(),
+]);
+
+const routingSchema = z
+  .object({
+    ...(Object.fromEntries(PROCESS_TYPES.map((p) => [p, modelRef.optional()])) as Record<ProcessType, z.ZodOptional<typeof modelRef>>),
+    tasks: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'lowercase letters, digits, "-" and "_"'), modelRef).optional(),
+    fallbacks: z.record(modelRef, fallbackChain).optional(),
+    /** Per-attempt timeout of one LLM request (providers may override with timeout_ms). */
+    attempt_timeout_ms: z.number().int().min(100).max(600_000).optional(),
+    /** Cooldown after a 429 that carried no retry-after. */
+    rate_limit_cooldown_ms: z.number().int().min(0).max(3_600_000).optional(),
+  })
+  .strict();
+
+const modelSettingsSchema = z
+  .object({
+    cost_rank: z.number().min(0).optional(),
+    input_per_mtok: z.number().min(0).optional(),
+    output_per_mtok: z.number().min(0).optional(),
   })
   .strict();
 
@@ -58,10 +88,11 @@ export const configFileSchema = z
       .strict()
       .optional(),
     database: z.object({ url: z.string().optional(), pool_size: z.number().int().min(1).optional() }).strict().optional(),
-    providers: z
-      .object({ anthropic: providerSchema.optional(), openai: providerSchema.optional() })
-      .strict()
-      .optional(),
+    /** Native (anthropic, openai), presets by name, or custom names with a `kind`. */
+    providers: z.record(z.string().regex(/^[a-z][a-z0-9_-]*$/, 'provider names: lowercase letters, digits, "-" and "_"'), providerSchema).optional(),
+    routing: routingSchema.optional(),
+    /** Keyed by "provider/model". */
+    models: z.record(modelRef, modelSettingsSchema).optional(),
     defaults: z
       .object({
         model: modelRef.optional(),

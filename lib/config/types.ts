@@ -1,12 +1,55 @@
 /** The resolved, validated configuration the rest of the code reads (camelCase, defaults applied). */
 
-export type ProviderId = 'anthropic' | 'openai';
-export const PROVIDER_IDS: readonly ProviderId[] = ['anthropic', 'openai'];
+/** Providers with their own SDK. */
+export type NativeProviderId = 'anthropic' | 'openai';
+export const NATIVE_PROVIDER_IDS: readonly NativeProviderId[] = ['anthropic', 'openai'];
+
+/** The wire protocol a provider speaks: Anthropic Messages or OpenAI Chat Completions. */
+export type ProviderKind = NativeProviderId;
+
+export interface ProviderPreset {
+  kind: ProviderKind;
+  baseUrl: string;
+  /** Environment variable the key is read from; undefined for local servers that need none. */
+  keyEnv?: string;
+}
+
+/** OpenAI-compatible providers known by name, with their usual base URL and key variable. */
+export const PROVIDER_PRESETS: Readonly<Record<string, ProviderPreset>> = {
+  openrouter: { kind: 'openai', baseUrl: 'https://openrouter.ai/api/v1', keyEnv: 'OPENROUTER_API_KEY' },
+  groq: { kind: 'openai', baseUrl: 'https://api.groq.com/openai/v1', keyEnv: 'GROQ_API_KEY' },
+  together: { kind: 'openai', baseUrl: 'https://api.together.xyz/v1', keyEnv: 'TOGETHER_API_KEY' },
+  fireworks: { kind: 'openai', baseUrl: 'https://api.fireworks.ai/inference/v1', keyEnv: 'FIREWORKS_API_KEY' },
+  deepseek: { kind: 'openai', baseUrl: 'https://api.deepseek.com/v1', keyEnv: 'DEEPSEEK_API_KEY' },
+  xai: { kind: 'openai', baseUrl: 'https://api.x.ai/v1', keyEnv: 'XAI_API_KEY' },
+  mistral: { kind: 'openai', baseUrl: 'https://api.mistral.ai/v1', keyEnv: 'MISTRAL_API_KEY' },
+  gemini: { kind: 'openai', baseUrl: 'https://generativelanguage.googleapis.com/v1beta/openai', keyEnv: 'GEMINI_API_KEY' },
+  ollama: { kind: 'openai', baseUrl: 'http://127.0.0.1:11434/v1' },
+  lmstudio: { kind: 'openai', baseUrl: 'http://127.0.0.1:1234/v1' },
+};
+
+/** A provider name: a native one, a preset, or a `[providers.<name>]` entry with a `kind`. */
+export type ProviderId = string;
+/** The built-in provider names (custom ones from the config come on top). */
+export const PROVIDER_IDS: readonly ProviderId[] = [...NATIVE_PROVIDER_IDS, ...Object.keys(PROVIDER_PRESETS)];
+
+/** Env variables of the native providers' keys, for error messages. */
+export const NATIVE_KEY_ENV: Readonly<Record<NativeProviderId, string>> = { anthropic: 'ANTHROPIC_API_KEY', openai: 'OPENAI_API_KEY' };
 
 export interface ProviderConfig {
   apiKey?: string;
   baseUrl?: string;
+  /** Set for custom providers (and presets, which are OpenAI-compatible); native ones are implied by their name. */
+  kind?: ProviderKind;
+  /** Per-attempt timeout for this provider; else `routing.attemptTimeoutMs`. */
+  timeoutMs?: number;
 }
+
+/**
+ * `anthropic` and `openai` are always present; presets appear once they have a key or a file entry,
+ * custom providers when declared. Unlisted presets (ollama, lmstudio) resolve from PROVIDER_PRESETS.
+ */
+export type ProvidersConfig = Record<NativeProviderId, ProviderConfig> & Record<string, ProviderConfig>;
 
 export interface ModelRef {
   provider: ProviderId;
@@ -16,12 +59,53 @@ export interface ModelRef {
 export interface AgentConfig {
   id: string;
   name: string;
-  /** Undefined when no provider has a key: turns then answer with a clear configuration error. */
+  /**
+   * The agent's channel model: its own `model`, else `routing.channel`, else `defaults.model`, else the
+   * default of the first keyed provider. Undefined when none: turns answer with a configuration error.
+   */
   model?: ModelRef;
   promptsDir: string;
   workspace: string;
   maxLlmCallsPerTurn: number;
   maxOutputTokens: number;
+}
+
+/** The kinds of process that call a model. */
+export type ProcessType = 'channel' | 'branch' | 'worker' | 'compactor' | 'cortex';
+export const PROCESS_TYPES: readonly ProcessType[] = ['channel', 'branch', 'worker', 'compactor', 'cortex'];
+
+export interface FallbackEntry {
+  model: ModelRef;
+  /** This entry may be used even when the config marks it as more expensive than the primary. */
+  allowMoreExpensive: boolean;
+}
+
+export interface FallbackChain {
+  models: FallbackEntry[];
+  /** Every entry of the chain may be more expensive than the primary. */
+  allowMoreExpensive: boolean;
+}
+
+export interface RoutingConfig {
+  /** Default model per process type (channel: only for agents without their own `model`). */
+  processes: Partial<Record<ProcessType, ModelRef>>;
+  /** Task type (e.g. `coding`) → model, for workers and branches. */
+  tasks: Record<string, ModelRef>;
+  /** `provider/model` of a primary → its ordered fallbacks. */
+  fallbacks: Record<string, FallbackChain>;
+  /** Per-attempt timeout of an LLM request, unless its provider sets `timeout_ms`. */
+  attemptTimeoutMs: number;
+  /** How long a model that answered 429 without retry-after is skipped. */
+  rateLimitCooldownMs: number;
+}
+
+/** Optional per-model facts from `[models."provider/model"]`. */
+export interface ModelSettings {
+  /** Lower is cheaper; compared when both models have one. */
+  costRank?: number;
+  /** USD per million tokens; compared (input + output) when both models have prices and no rank. */
+  inputPerMtok?: number;
+  outputPerMtok?: number;
 }
 
 export interface SpacebotConfig {
@@ -31,8 +115,15 @@ export interface SpacebotConfig {
   server: { port: number; host: string; bodyLimitBytes: number; apiToken?: string; temporalUiUrl?: string };
   temporal: { address?: string; namespace: string; taskQueue: string; devServerPort: number; devUiPort: number };
   database: { url?: string; poolSize: number };
-  providers: Record<ProviderId, ProviderConfig>;
+  providers: ProvidersConfig;
+  routing: RoutingConfig;
+  /** Keyed by `provider/model`. */
+  models: Record<string, ModelSettings>;
   continueAsNewAfterTurns: number;
   historyTurns: number;
   agents: AgentConfig[];
+}
+
+export function formatModelRef(ref: ModelRef): string {
+  return `${ref.provider}/${ref.model}`;
 }

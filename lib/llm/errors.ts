@@ -15,7 +15,8 @@ export class LlmError extends Error {
     /** Milliseconds the provider asked us to wait (retry-after), when it said. */
     readonly retryAfterMs?: number,
   ) {
-    super(message);
+    // Scrubbed here too, so no LlmError (logged, shown or sent to Temporal) ever carries a key.
+    super(scrubSecrets(message));
   }
 
   get retryable(): boolean {
@@ -72,6 +73,7 @@ function describeErrorBody(body: unknown): string | undefined {
 /** Turns whatever an SDK threw into an LlmError with a message safe to show and log. */
 export function toLlmError(err: unknown, provider: string): LlmError {
   if (err instanceof LlmError) return err;
+  if (err instanceof Error && err.name === 'LlmError') return err as LlmError;
   const e = (err ?? {}) as ApiErrorLike;
   const message = scrubSecrets(e.message ?? String(err));
   if (typeof e.status === 'number') {
@@ -86,12 +88,32 @@ export function toLlmError(err: unknown, provider: string): LlmError {
   return new LlmError('server', `${provider}: ${message}`);
 }
 
-/** Removes things that look like API keys or bearer tokens from text we log or show users. */
+/** Literal secret values (the configured API keys) scrubbed from every message, whatever their shape. */
+const knownSecrets = new Set<string>();
+
+/** Adds a value to scrub literally; short values are ignored so ordinary words are never redacted. */
+export function registerSecret(value: string | undefined): void {
+  if (value && value.length >= 8) knownSecrets.add(value);
+}
+
+/** Removes things that look like API keys or bearer tokens, and every registered key, from text we log or show users. */
 export function scrubSecrets(text: string): string {
-  return text
+  let out = text;
+  for (const secret of knownSecrets) if (out.includes(secret)) out = out.split(secret).join('[redacted]');
+  return out
     .replace(/\b(sk|pk|rk)-[A-Za-z0-9_-]{8,}/g, '$1-[redacted]')
+    .replace(/\b(gsk|xai|AIza)[-_]?[A-Za-z0-9_-]{16,}/g, '$1-[redacted]')
     .replace(/\bBearer\s+[A-Za-z0-9._~+/=-]{8,}/gi, 'Bearer [redacted]')
     .replace(/\b(api[_-]?key|x-api-key|token)(["'\s:=]+)[A-Za-z0-9._~+/=-]{8,}/gi, '$1$2[redacted]');
+}
+
+/**
+ * Whether the next model of a fallback chain should be tried: rate limits, overload, server errors,
+ * timeouts, connection errors and malformed responses. Auth, billing and invalid requests are not
+ * the model's fault in a way another model would fix, so they fail the call at once.
+ */
+export function fallsBack(err: LlmError): boolean {
+  return err.retryable;
 }
 
 /** A short sentence for the user when a turn cannot be answered. */

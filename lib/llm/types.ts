@@ -49,6 +49,8 @@ export interface CompletionRequest {
   tools: ToolDefinition[];
   maxOutputTokens: number;
   signal?: AbortSignal;
+  /** Overrides the client's timeout for this request. */
+  timeoutMs?: number;
 }
 
 export type StopReason = 'end_turn' | 'tool_use' | 'max_tokens' | 'other';

@@ -7,11 +7,14 @@ import { toLlmError } from '../errors.js';
  * every attempt shows in the workflow history and a crash mid-retry loses nothing.
  */
 export class AnthropicProvider implements LlmProvider {
-  readonly id = 'anthropic';
+  readonly id: string;
   private readonly client: Anthropic;
 
-  constructor(opts: { apiKey: string; baseUrl?: string; timeoutMs?: number }) {
-    this.client = new Anthropic({ apiKey: opts.apiKey, baseURL: opts.baseUrl ?? null, maxRetries: 0, timeout: opts.timeoutMs ?? 120_000 });
+  /** `name` is the provider's config name (`anthropic`, or a custom endpoint speaking the Messages API). */
+  constructor(opts: { apiKey: string; baseUrl?: string; timeoutMs?: number; name?: string }) {
+    this.id = opts.name ?? 'anthropic';
+    // authToken: null so ANTHROPIC_AUTH_TOKEN from the environment never reaches another endpoint.
+    this.client = new Anthropic({ apiKey: opts.apiKey, authToken: null, baseURL: opts.baseUrl ?? null, maxRetries: 0, timeout: opts.timeoutMs ?? 120_000 });
   }
 
   async complete(request: CompletionRequest): Promise<CompletionResult> {
@@ -25,11 +28,11 @@ export class AnthropicProvider implements LlmProvider {
           tools: request.tools.map((t) => ({ name: t.name, description: t.description, input_schema: t.inputSchema as Anthropic.Tool.InputSchema })),
           messages: request.messages.map(toAnthropicMessage),
         },
-        { signal: request.signal },
+        { signal: request.signal, ...(request.timeoutMs ? { timeout: request.timeoutMs } : {}) },
       );
       return fromAnthropicMessage(response);
     } catch (err) {
-      throw toLlmError(err, 'anthropic');
+      throw toLlmError(err, this.id);
     }
   }
 }

@@ -6,11 +6,23 @@ type OpenAiMessage = OpenAI.Chat.Completions.ChatCompletionMessageParam;
 
 /** OpenAI Chat Completions (and any endpoint speaking it). SDK retries are off, as for Anthropic. */
 export class OpenAiProvider implements LlmProvider {
-  readonly id = 'openai';
+  readonly id: string;
   private readonly client: OpenAI;
+  /** OpenAI itself takes `max_completion_tokens`; compatible servers reliably understand `max_tokens`. */
+  private readonly native: boolean;
 
-  constructor(opts: { apiKey: string; baseUrl?: string; timeoutMs?: number }) {
-    this.client = new OpenAI({ apiKey: opts.apiKey, baseURL: opts.baseUrl ?? null, maxRetries: 0, timeout: opts.timeoutMs ?? 120_000 });
+  /** `name` is the provider's config name (`openai`, a preset such as `groq`, or a custom endpoint). */
+  constructor(opts: { apiKey: string; baseUrl?: string; timeoutMs?: number; name?: string; native?: boolean }) {
+    this.id = opts.name ?? 'openai';
+    this.native = opts.native ?? this.id === 'openai';
+    this.client = new OpenAI({
+      apiKey: opts.apiKey,
+      baseURL: opts.baseUrl ?? null,
+      maxRetries: 0,
+      timeout: opts.timeoutMs ?? 120_000,
+      // OPENAI_ORG_ID / OPENAI_PROJECT_ID from the environment belong to OpenAI only.
+      ...(this.native ? {} : { organization: null, project: null }),
+    });
   }
 
   async complete(request: CompletionRequest): Promise<CompletionResult> {
@@ -18,17 +30,17 @@ export class OpenAiProvider implements LlmProvider {
       const response = await this.client.chat.completions.create(
         {
           model: request.model,
-          max_completion_tokens: request.maxOutputTokens,
+          ...(this.native ? { max_completion_tokens: request.maxOutputTokens } : { max_tokens: request.maxOutputTokens }),
           messages: [{ role: 'system', content: request.system }, ...request.messages.flatMap(toOpenAiMessages)],
           ...(request.tools.length
             ? { tools: request.tools.map((t) => ({ type: 'function' as const, function: { name: t.name, description: t.description, parameters: t.inputSchema } })) }
             : {}),
         },
-        { signal: request.signal },
+        { signal: request.signal, ...(request.timeoutMs ? { timeout: request.timeoutMs } : {}) },
       );
       return fromCompletion(response);
     } catch (err) {
-      throw toLlmError(err, 'openai');
+      throw toLlmError(err, this.id);
     }
   }
 }
