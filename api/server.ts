@@ -4,6 +4,7 @@ import { bearerAuth } from './auth.js';
 import { sendError } from './http-errors.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerMessageRoutes } from './routes/messages.js';
+import { registerRunRoutes } from './routes/runs.js';
 
 /**
  * Builds the HTTP API. `/health` is open; everything under `/v1` needs the bearer token. Errors are
@@ -30,6 +31,7 @@ export function buildApi(ctx: ApiContext): FastifyInstance {
     v1.addHook('onRequest', bearerAuth(ctx.apiToken));
     v1.get('/v1/agents', async () => ({ agents: ctx.config.agents.map((a) => ({ id: a.id, name: a.name, model: a.model ? `${a.model.provider}/${a.model.model}` : null })) }));
     registerMessageRoutes(v1, ctx);
+    registerRunRoutes(v1, ctx);
   });
   return app;
 }

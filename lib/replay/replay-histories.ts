@@ -22,25 +22,45 @@ const quietLogger = { trace: silent, debug: silent, info: silent, log: silent, w
  * failed outcomes; nothing is thrown for them.
  */
 export async function replayHistoryFiles(files: string[], entry = workflowsPath()): Promise<ReplayOutcome[]> {
-  const workflowBundle = await bundleWorkflowCode({ workflowsPath: entry, logger: quietLogger });
-  const outcomes: ReplayOutcome[] = [];
+  const items = files.map((file) => ({ id: path.basename(file, '.json'), history: JSON.parse(readFileSync(file, 'utf8')) as unknown }));
+  const byId = new Map(files.map((file) => [path.basename(file, '.json'), file]));
+  const outcomes = await replayHistories(items, entry);
+  return outcomes.map(({ id, ...outcome }) => ({ file: byId.get(id) ?? id, ...outcome }));
+}
+
+export interface HistoryToReplay {
+  /** Names the history in the outcome; unique within one call (e.g. `<workflowId>/<runId>`). */
+  id: string;
+  /** The SDK's History object (e.g. from `handle.fetchHistory()`) or its JSON form. */
+  history: unknown;
+}
+
+export type HistoryReplayOutcome = Omit<ReplayOutcome, 'file'> & { id: string };
+
+/**
+ * Replays in-memory histories against workflow code (bundled once for all of them). Same rules as
+ * replayHistoryFiles: determinism problems are failed outcomes, histories with nothing to check are skipped.
+ */
+export async function replayHistories(items: HistoryToReplay[], entry = workflowsPath()): Promise<HistoryReplayOutcome[]> {
+  const outcomes: HistoryReplayOutcome[] = [];
   const histories: { workflowId: string; history: unknown }[] = [];
-  for (const file of files) {
-    const history = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+  for (const { id, history } of items) {
     // The SDK's replayer never returns on a history without a completed workflow task (a run that
     // has only just started); such a history holds no workflow decision to check anyway.
-    if (hasCompletedWorkflowTask(history)) histories.push({ workflowId: path.basename(file, '.json'), history });
-    else outcomes.push({ file, ok: true, skipped: true });
+    if (hasCompletedWorkflowTask(history)) histories.push({ workflowId: id, history });
+    else outcomes.push({ id, ok: true, skipped: true });
   }
-  const byId = new Map(files.map((file) => [path.basename(file, '.json'), file]));
+  if (!histories.length) return outcomes;
+  const workflowBundle = await bundleWorkflowCode({ workflowsPath: entry, logger: quietLogger });
   for await (const result of Worker.runReplayHistories({ workflowBundle }, histories)) {
-    const file = byId.get(result.workflowId) ?? result.workflowId;
-    outcomes.push(result.error ? { file, ok: false, errorName: result.error.name, error: result.error.message } : { file, ok: true });
+    const id = result.workflowId;
+    outcomes.push(result.error ? { id, ok: false, errorName: result.error.name, error: result.error.message } : { id, ok: true });
   }
   return outcomes;
 }
 
 function hasCompletedWorkflowTask(history: unknown): boolean {
-  const events = (history as { events?: { eventType?: unknown }[] } | null)?.events ?? [];
-  return events.some((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED' || e.eventType === 'WorkflowTaskCompleted');
+  const events = (history as { events?: { eventType?: unknown; workflowTaskCompletedEventAttributes?: unknown }[] } | null)?.events ?? [];
+  // JSON names the event type; the SDK's proto objects carry a number, but always the attributes.
+  return events.some((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED' || e.eventType === 'WorkflowTaskCompleted' || e.workflowTaskCompletedEventAttributes != null);
 }

@@ -1,0 +1,61 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { listRuns } from '../../lib/runs/list.js';
+import { parseRunStatus, RUN_STATUSES } from '../../lib/runs/query.js';
+import { getRunDetail } from '../../lib/runs/run-detail.js';
+import type { ApiContext } from '../context.js';
+import { sendError, sendValidationError } from '../http-errors.js';
+
+const idPattern = /^[A-Za-z0-9._:@-]{1,200}$/;
+const idMessage = 'use letters, digits and . _ : @ - (at most 200)';
+
+const listQuerySchema = z
+  .object({
+    agent: z.string().regex(idPattern, idMessage).optional(),
+    conversation: z.string().regex(idPattern, idMessage).optional(),
+    type: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, 'a process (e.g. channel) or workflow type (e.g. channelWorkflow)').optional(),
+    status: z
+      .string()
+      .optional()
+      .transform((value, ctx) => {
+        if (value === undefined) return undefined;
+        const status = parseRunStatus(value);
+        if (!status) ctx.addIssue({ code: 'custom', message: `unknown status "${value.slice(0, 40)}"; one of ${Object.keys(RUN_STATUSES).join(', ')}` });
+        return status;
+      }),
+    limit: z.coerce.number().int().min(1).max(1000).optional(),
+  })
+  .strict();
+
+// Workflow ids are free-form in Temporal; refuse only what cannot be one of ours or is absurdly long.
+const detailParamsSchema = z.object({ workflowId: z.string().min(1).max(1000).regex(/^[^\p{Cc}]+$/u, 'must not contain control characters') });
+const detailQuerySchema = z
+  .object({ runId: z.string().regex(/^[0-9a-fA-F-]{36}$/, 'must be a run id (a UUID)').optional() })
+  .strict();
+
+/** Workflow runs from Temporal's visibility API, and one run's history as a timeline. */
+export function registerRunRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const ui = () => ({ temporalUiUrl: ctx.temporalUiUrl, namespace: ctx.config.temporal.namespace });
+
+  app.get('/v1/runs', async (request, reply) => {
+    const query = listQuerySchema.safeParse(request.query ?? {});
+    if (!query.success) return sendValidationError(reply, 'query', query.error);
+    const { limit, ...filters } = query.data;
+    const runs = await listRuns(ctx.temporal, filters, limit ?? 50, ui());
+    return reply.send({ runs });
+  });
+
+  app.get('/v1/runs/:workflowId', async (request, reply) => {
+    const params = detailParamsSchema.safeParse(request.params);
+    if (!params.success) return sendValidationError(reply, 'path', params.error);
+    const query = detailQuerySchema.safeParse(request.query ?? {});
+    if (!query.success) return sendValidationError(reply, 'query', query.error);
+    const { workflowId } = params.data;
+    const detail = await getRunDetail(ctx.temporal, workflowId, query.data.runId, ui());
+    if (!detail) {
+      const what = query.data.runId ? `run ${query.data.runId} of workflow "${workflowId}"` : `workflow "${workflowId}"`;
+      return sendError(reply, 404, 'not_found', `no ${what}`, query.data.runId ? 'runId' : 'workflowId');
+    }
+    return reply.send(detail);
+  });
+}
