@@ -43,6 +43,7 @@ import { findTemporalCli, missingCliMessage } from '../lib/temporal/cli-path.js'
 import { startDevServer } from '../lib/temporal/dev-server.js';
 import { installTemporalRuntime } from '../lib/temporal/runtime-logger.js';
 import { startFakeLlm, type NeutralRequest, type ScriptStep } from '../test/fake-llm/server.js';
+import { freePorts } from '../test/helpers/ports.js';
 import { channelWorkflowId } from '../workflows/channel-contract.js';
 import * as floorActivities from './floor-activities.js';
 import { FLOOR_WORKFLOW_TYPE, floorMessageUpdate, floorWorkflowId } from './floor-contract.js';
@@ -518,18 +519,6 @@ async function runProbes(config: SpacebotConfig, iterations = 50): Promise<Probe
 // ---------------------------------------------------------------------------------------------------
 // Setup and teardown
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 function listeningUrl(address: ReturnType<net.Server['address']>): string {
   if (typeof address !== 'object' || !address) throw new Error('server is not listening on a TCP port');
   return `http://127.0.0.1:${address.port}`;
@@ -593,7 +582,7 @@ async function main(): Promise<void> {
     if (!address) {
       const cli = await findTemporalCli();
       if (!cli) throw new Error(missingCliMessage());
-      const [port, uiPort] = [await freePort(), await freePort()];
+      const [port, uiPort] = (await freePorts(2)) as [number, number];
       // The server logs a warning for every gRPC call slower than a second, which throughput rounds
       // produce by the dozen; they would bury the results, so its log starts at error unless LOG_LEVEL says.
       const serverLogger = createLogger('spacebot-bench', process.env.LOG_LEVEL ?? 'error');

@@ -7,6 +7,7 @@ import { Client, Connection } from '@temporalio/client';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes.js';
 import { createLogger } from '../lib/logger.js';
 import { defaultToolsDir, findTemporalCli, missingCliMessage } from '../lib/temporal/cli-path.js';
+import { canListen, freePorts } from './helpers/ports.js';
 import { startDevServer, type DevServer, type DevServerOptions } from '../lib/temporal/dev-server.js';
 import { AGENT, ALL_SEARCH_ATTRIBUTES } from '../lib/temporal/search-attributes.js';
 
@@ -126,31 +127,6 @@ describe('findTemporalCli', () => {
 });
 
 /** Three distinct free ports (callers use what they need); listeners stay open until all are picked. */
-async function freePorts(): Promise<[number, number, number]> {
-  const servers = await Promise.all([listenAnywhere(), listenAnywhere(), listenAnywhere()]);
-  const [a, b, c] = servers.map((server) => {
-    const address = server.address();
-    if (address === null || typeof address === 'string') throw new Error('expected a TCP address');
-    return address.port;
-  });
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  if (a === undefined || b === undefined || c === undefined) throw new Error('expected three ports');
-  return [a, b, c];
-}
-
-async function listenAnywhere(): Promise<net.Server> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return server;
-}
-
-function canListen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = net.createServer().once('error', () => resolve(false));
-    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
-  });
-}
-
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -209,7 +185,7 @@ describe('startDevServer', () => {
 
   it('registers the Spacebot search attributes and keeps workflows across a restart', async () => {
     const dataDir = await freshDir('data');
-    const [port, uiPort] = await freePorts();
+    const [port, uiPort] = (await freePorts(3)) as [number, number, number];
     const options = { dataDir, port, uiPort, namespace: 'spacebot-test' };
     const first = await start(options);
     expect(first).toMatchObject({ address: `127.0.0.1:${port}`, uiUrl: `http://127.0.0.1:${uiPort}` });
@@ -238,7 +214,7 @@ describe('startDevServer', () => {
   });
 
   it('says to use the running Temporal server when its port is taken', async () => {
-    const [port, uiPort, otherUiPort] = await freePorts();
+    const [port, uiPort, otherUiPort] = (await freePorts(3)) as [number, number, number];
     await start({ dataDir: await freshDir('data'), port, uiPort });
     await expect(start({ dataDir: await freshDir('data'), port, uiPort: otherUiPort })).rejects.toThrow(
       `port ${port} is in use: another Temporal server is running; set TEMPORAL_ADDRESS=127.0.0.1:${port} to use it`,
@@ -246,7 +222,7 @@ describe('startDevServer', () => {
   });
 
   it('says when the port is held by something that is not Temporal', async () => {
-    const [port, uiPort] = await freePorts();
+    const [port, uiPort] = (await freePorts(3)) as [number, number, number];
     const squatter = net.createServer();
     // The probe's gRPC socket to a peer that never speaks HTTP/2 is not closed by the client, so
     // close it from this side; otherwise squatter.close() would wait for it forever.
@@ -264,7 +240,7 @@ describe('startDevServer', () => {
   });
 
   it('reports a taken UI port from the server output', async () => {
-    const [port, uiPort] = await freePorts();
+    const [port, uiPort] = (await freePorts(3)) as [number, number, number];
     const squatter = net.createServer();
     await new Promise<void>((resolve) => squatter.listen(uiPort, '127.0.0.1', resolve));
     try {
@@ -277,7 +253,7 @@ describe('startDevServer', () => {
   });
 
   it('stop() ends the server process, frees the port and drops its exit hook', async () => {
-    const [port, uiPort] = await freePorts();
+    const [port, uiPort] = (await freePorts(3)) as [number, number, number];
     const exitHooksBefore = process.listenerCount('exit');
     const server = await start({ dataDir: await freshDir('data'), port, uiPort });
     expect(isAlive(server.pid)).toBe(true);
@@ -308,7 +284,7 @@ describe('startDevServer', () => {
     const dir = await freshDir('hung-cli');
     const pidFile = path.join(dir, 'pid');
     const fake = await writeScript(path.join(dir, 'temporal'), `echo $$ > ${pidFile}\nexec sleep 60`);
-    const [port] = await freePorts();
+    const [port] = (await freePorts(3)) as [number, number, number];
     await expect(start({ cliPath: fake, dataDir: await freshDir('data'), port, readyTimeoutMs: 500 })).rejects.toThrow(
       `did not answer on 127.0.0.1:${port} within 500 ms`,
     );

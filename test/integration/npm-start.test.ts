@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { startFakeLlm, type FakeLlm } from '../fake-llm/server.js';
+import { canListen, freePorts } from '../helpers/ports.js';
 
 /**
  * `npm start` through its real entry point (workers/main.ts) in a child process: embedded Temporal
@@ -11,18 +11,6 @@ import { startFakeLlm, type FakeLlm } from '../fake-llm/server.js';
  * the one-line errors a user can fix.
  */
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface Started {
   child: ChildProcess;
@@ -68,7 +56,7 @@ test('npm start answers over HTTP, stops cleanly on SIGTERM and keeps the conver
   fake.script((req) => ({ text: `heard ${req.messages.filter((m) => m.role === 'user').map((m) => m.text).join(' + ')}` }));
   const configFile = path.join(dir, 'spacebot.toml');
   writeFileSync(configFile, '[[agents]]\nid = "main"\nname = "Smoke"\n');
-  const [apiPort, temporalPort, uiPort] = [await freePort(), await freePort(), await freePort()];
+  const [apiPort, temporalPort, uiPort] = (await freePorts(3)) as [number, number, number];
   const env = {
     SPACEBOT_CONFIG: configFile,
     SPACEBOT_DATA_DIR: path.join(dir, 'data'),
@@ -102,11 +90,7 @@ test('npm start answers over HTTP, stops cleanly on SIGTERM and keeps the conver
   first.child.kill('SIGTERM');
   expect(await first.exited).toBe(0);
   // The embedded Temporal server went with it: its port is free again.
-  await expect(
-    new Promise((resolve, reject) => {
-      const s = net.createServer().once('error', reject).listen(temporalPort, '127.0.0.1', () => s.close(resolve));
-    }),
-  ).resolves.toBeUndefined();
+  expect(await canListen(temporalPort)).toBe(true);
 
   const second = startSpacebot(env);
   running.push(second);
