@@ -17,8 +17,8 @@
  * call, no validation, no auth.
  *
  * Knobs (environment): BENCH_WARMUP (20), BENCH_MESSAGES (200), BENCH_CONVERSATIONS (50),
- * BENCH_PER_CONVERSATION (10), BENCH_ROUNDS (2), BENCH_ROUND_TIMEOUT_S (120), BENCH_DB_POOL (1; see
- * README: embedded PGlite fails under concurrent load with more than one connection),
+ * BENCH_PER_CONVERSATION (10), BENCH_ROUNDS (2), BENCH_ROUND_TIMEOUT_S (120), BENCH_DB_POOL (1; for
+ * BENCH_DATABASE_URL only: embedded PGlite always gets one connection, see README),
  * BENCH_DATABASE_URL (unset: embedded PGlite), BENCH_TEMPORAL_ADDRESS (unset: start a dev server),
  * LOG_LEVEL (warn).
  */
