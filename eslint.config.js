@@ -14,6 +14,11 @@ export default tseslint.config(
     },
   },
   {
+    // The bin shims are plain Node ESM.
+    files: ['bin/**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly' } },
+  },
+  {
     files: ['workflows/**/*.ts'],
     rules: {
       // Workflow code is replayed: no wall clock, randomness or I/O except through the SDK.
