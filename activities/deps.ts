@@ -1,3 +1,4 @@
+import type { Client } from '@temporalio/client';
 import type { Kysely } from 'kysely';
 import type { OutboundAdapters } from '../adapters/outbound.js';
 import type { SpacebotConfig } from '../lib/config/types.js';
@@ -15,4 +16,6 @@ export interface ActivityDeps {
   cooldowns?: CooldownRegistry;
   outbound: OutboundAdapters;
   logger: Logger;
+  /** For activities that manage schedules (heartbeats' circuit breaker, the `cron` tool); absent in some tests. */
+  temporal?: Client;
 }

@@ -2,7 +2,8 @@ import { Context } from '@temporalio/activity';
 import type { RunToolInput, ToolOutcome } from './contract.js';
 import type { ActivityDeps } from './deps.js';
 import { putEntry } from '../lib/channel/context-store.js';
-import { findChannelTool } from '../lib/tools/channel-tools.js';
+import { runCronTool, type CronToolInput } from '../lib/heartbeats/cron-tool.js';
+import { cronTool, findChannelTool } from '../lib/tools/channel-tools.js';
 import { describeInvalidInput } from '../lib/tools/tool.js';
 
 /** Output beyond this is cut (with a note) so one tool cannot flood the context. */
@@ -31,7 +32,10 @@ export function makeRunTool(deps: ActivityDeps) {
     const parsed = tool.input.safeParse(input.call.input);
     if (!parsed.success) return { content: describeInvalidInput(tool, parsed.error), isError: true };
     try {
-      const output = await tool.run(parsed.data, { agentId: input.agentId, channelId: input.channelId, signal: Context.current().cancellationSignal });
+      const output =
+        tool.name === cronTool.name
+          ? await runCronTool(deps, parsed.data as CronToolInput, input)
+          : await tool.run(parsed.data, { agentId: input.agentId, channelId: input.channelId, signal: Context.current().cancellationSignal });
       return { content: capOutput(output), isError: false };
     } catch (err) {
       deps.logger.warn({ tool: tool.name, err: (err as Error).message }, 'tool failed');

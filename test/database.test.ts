@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -7,7 +7,7 @@ import { loadConfig } from '../lib/config/load.js';
 import type { SpacebotConfig } from '../lib/config/types.js';
 import { connectDatabase, describeDatabaseUrl } from '../lib/db/database.js';
 import { startEmbeddedPostgres } from '../lib/db/embedded-postgres.js';
-import { migrate, PgvectorMissingError } from '../lib/db/migrate.js';
+import { MIGRATIONS_DIR, migrate, PgvectorMissingError } from '../lib/db/migrate.js';
 import { createLogger } from '../lib/logger.js';
 import { openDatabase, type DatabaseRuntime } from '../lib/runtime/database-runtime.js';
 
@@ -82,7 +82,9 @@ describe.each(backends)('openDatabase on $name', (backend) => {
       } else {
         expect(database.embedded).toBe(true);
         expect(database.url).toMatch(/^postgres:\/\/postgres@127\.0\.0\.1:\d+\//);
-        expect(database.migrations).toEqual({ applied: ['001_init.sql'], alreadyApplied: [] });
+        // Every migration of migrations/, in order (001_init first; later ones such as 003_heartbeats on top).
+        expect(database.migrations).toEqual({ applied: readdirSync(MIGRATIONS_DIR).filter((f) => /^\d+_.+\.sql$/.test(f)).sort(), alreadyApplied: [] });
+        expect(database.migrations.applied[0]).toBe('001_init.sql');
         expect(existsSync(path.join(config.dataDir, 'pglite', 'PG_VERSION'))).toBe(true);
       }
 

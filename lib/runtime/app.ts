@@ -4,6 +4,7 @@ import { OutboundAdapters } from '../../adapters/outbound.js';
 import { WebhookOutbound } from '../../adapters/webhook.js';
 import { buildApi } from '../../api/server.js';
 import { ChannelClient } from '../channel/channel-client.js';
+import { HeartbeatService } from '../heartbeats/schedules.js';
 import type { SpacebotConfig } from '../config/types.js';
 import { ProviderRegistry } from '../llm/registry.js';
 import type { Logger } from '../logger.js';
@@ -43,10 +44,14 @@ export async function startSpacebot(config: SpacebotConfig, logger: Logger, role
       logger.warn('no LLM provider key configured (ANTHROPIC_API_KEY or OPENAI_API_KEY): agents will answer with a configuration error');
     }
 
+    // Config-managed heartbeats become (or stop being) Temporal Schedules; the others are left alone.
+    const reconciled = await new HeartbeatService(temporal.client, config, database.db).reconcileConfig();
+    if (reconciled.created.length + reconciled.updated.length + reconciled.removed.length) logger.info(reconciled, 'heartbeats from the config reconciled');
+
     let worker: Worker | undefined;
     if (roles.worker) {
       installTemporalRuntime(logger);
-      const deps = { config, db: database.db, providers: new ProviderRegistry(config.providers), outbound: new OutboundAdapters([new WebhookOutbound()]), logger };
+      const deps = { config, db: database.db, providers: new ProviderRegistry(config.providers), outbound: new OutboundAdapters([new WebhookOutbound()]), logger, temporal: temporal.client };
       worker = await createSpacebotWorker({ connection: await temporal.nativeConnection(), namespace: temporal.namespace, taskQueue: config.temporal.taskQueue, deps });
       const running = worker.run();
       running.catch((err: unknown) => logger.error({ err }, 'Temporal worker stopped with an error'));
@@ -65,6 +70,7 @@ export async function startSpacebot(config: SpacebotConfig, logger: Logger, role
         config,
         db: database.db,
         temporal: temporal.client,
+        temporalAddress: temporal.address,
         channels: new ChannelClient(temporal.client, config),
         logger,
         temporalUiUrl: temporal.uiUrl,

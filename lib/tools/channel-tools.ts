@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MAX_MESSAGE_CHARS } from '../../workflows/channel-contract.js';
+import { cronToolInput } from '../heartbeats/cron-tool.js';
 import { defineTool, toolDefinition, type Tool } from './tool.js';
 
 /**
@@ -24,7 +25,23 @@ export const skipTool = defineTool({
   },
 });
 
-export const CHANNEL_TOOLS: readonly Tool[] = [replyTool as Tool, skipTool as Tool];
+/**
+ * Lets the agent manage its own heartbeats (scheduled prompts). It needs the worker's Temporal client,
+ * so activities/run-tool.ts carries it out (lib/heartbeats/cron-tool.ts); `run` here is never reached there.
+ */
+export const cronTool = defineTool({
+  name: 'cron',
+  description:
+    'Manage your heartbeats: prompts you run on a schedule in a fresh channel, with the result sent to this conversation. ' +
+    'action "create" (id, prompt, interval_seconds >= 60 or cron, optional timezone, active_hours, run_once), "list", or "delete" (id). ' +
+    'Reply HEARTBEAT_OK during a heartbeat run when there is nothing to report.',
+  input: cronToolInput,
+  async run() {
+    throw new Error('the cron tool runs in the tool activity');
+  },
+});
+
+export const CHANNEL_TOOLS: readonly Tool[] = [replyTool as Tool, skipTool as Tool, cronTool as Tool];
 
 export const CHANNEL_TOOL_DEFINITIONS = CHANNEL_TOOLS.map(toolDefinition);
 

@@ -1,0 +1,108 @@
+import { ScheduleNotFoundError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { sql } from 'kysely';
+import type { DeliverHeartbeatInput, DeliverHeartbeatResult, HeartbeatOutcome, HeartbeatOutcomeInput } from './contract.js';
+import type { ActivityDeps } from './deps.js';
+import { attemptDelivery } from './delivery-attempt.js';
+import { channelWorkflowId } from '../workflows/channel-contract.js';
+import { HEARTBEAT_FAILURE_LIMIT } from '../workflows/heartbeat-contract.js';
+import { countFailure, resetFailures } from '../lib/heartbeats/store.js';
+
+/** Per-attempt limit of a webhook POST; Temporal retries the activity. */
+export const HEARTBEAT_WEBHOOK_TIMEOUT_MS = 10_000;
+
+/**
+ * Delivers a heartbeat's result to its target, once per run: a conversation's transcript (through the
+ * platform's outbound adapter, keyed like a reply so a retry cannot post twice) or a webhook URL.
+ */
+export function makeDeliverHeartbeat(deps: ActivityDeps) {
+  return async function deliverHeartbeat(input: DeliverHeartbeatInput): Promise<DeliverHeartbeatResult> {
+    const target = input.target;
+    if (target.kind === 'log') return {};
+    if (target.kind === 'webhook') {
+      const res = await fetch(target.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': `${input.workflowId}:${input.runId}` },
+        body: JSON.stringify({
+          agent: input.agentId,
+          heartbeat: input.heartbeatId,
+          scheduleId: input.scheduleId,
+          workflowId: input.workflowId,
+          runId: input.runId,
+          scheduledAt: input.scheduledAt,
+          text: input.text,
+        }),
+        signal: AbortSignal.timeout(HEARTBEAT_WEBHOOK_TIMEOUT_MS),
+      });
+      if (!res.ok) throw new Error(`webhook ${new URL(target.url).host} answered ${res.status}`);
+      return { status: res.status };
+    }
+    const adapter = deps.outbound.get(target.platform);
+    if (!adapter) throw ApplicationFailure.nonRetryable(`no outbound adapter for platform "${target.platform}"`, 'HeartbeatTarget');
+    const key = { agentId: input.agentId, platform: target.platform, conversationId: target.conversation };
+    const channelId = channelWorkflowId(key);
+    const deliveryKey = `${input.scheduleId}:${input.runId}`;
+    const agent = deps.config.agents.find((a) => a.id === input.agentId);
+    const delivery = await deps.db.transaction().execute(async (tx) => {
+      const existing = await tx.selectFrom('deliveries').selectAll().where('key', '=', deliveryKey).executeTakeFirst();
+      if (existing) return existing;
+      await tx
+        .insertInto('channels')
+        .values({ id: channelId, agent_id: input.agentId, platform: target.platform, conversation_id: target.conversation })
+        .onConflict((oc) => oc.column('id').doUpdateSet({ last_message_at: sql`now()` }))
+        .execute();
+      const message = await tx
+        .insertInto('messages')
+        .values({
+          channel_id: channelId,
+          direction: 'outbound',
+          platform_message_id: `heartbeat:${deliveryKey}`,
+          sender_id: input.agentId,
+          sender_name: agent?.name ?? input.agentId,
+          text: input.text,
+          reply_to: null,
+          turn_seq: null,
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      return tx
+        .insertInto('deliveries')
+        .values({ key: deliveryKey, channel_id: channelId, message_id: message.id, platform: target.platform, status: 'pending' })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+    });
+    if (delivery.status === 'delivered') return { messageId: delivery.message_id };
+    await attemptDelivery(deps.db, delivery, () => adapter.send({ deliveryKey, conversationId: target.conversation, text: input.text }));
+    return { messageId: delivery.message_id };
+  };
+}
+
+/**
+ * The circuit breaker. A success resets the count; a failure adds one (once per run), and the
+ * HEARTBEAT_FAILURE_LIMIT-th in a row pauses the schedule with a note saying why. The count is in
+ * Postgres rather than the schedule's memo: a memo cannot be changed after creation, and a row can be
+ * updated atomically and idempotently (per run id) from a retried activity.
+ */
+export function makeRecordHeartbeatOutcome(deps: ActivityDeps) {
+  return async function recordHeartbeatOutcome(input: HeartbeatOutcomeInput): Promise<HeartbeatOutcome> {
+    if (input.ok) {
+      await resetFailures(deps.db, input.scheduleId);
+      return { consecutiveFailures: 0, paused: false };
+    }
+    const error = (input.error ?? 'unknown error').slice(0, 500);
+    const count = await countFailure(deps.db, input, input.runId, error);
+    if (count < HEARTBEAT_FAILURE_LIMIT) return { consecutiveFailures: count, paused: false };
+    if (!deps.temporal) {
+      deps.logger.warn({ schedule: input.scheduleId }, 'heartbeat failed repeatedly but no Temporal client to pause it');
+      return { consecutiveFailures: count, paused: false };
+    }
+    try {
+      await deps.temporal.schedule.getHandle(input.scheduleId).pause(`paused after ${count} consecutive failed runs; last error: ${error}`);
+    } catch (err) {
+      if (err instanceof ScheduleNotFoundError) return { consecutiveFailures: count, paused: false };
+      throw err;
+    }
+    deps.logger.warn({ schedule: input.scheduleId, failures: count }, 'heartbeat paused after repeated failures');
+    return { consecutiveFailures: count, paused: true };
+  };
+}
