@@ -5,6 +5,8 @@ import type { ActivityDeps } from './deps.js';
 import { findAgent } from '../lib/config/load.js';
 import { formatModelRef } from '../lib/config/types.js';
 import { loadContext, putEntry } from '../lib/channel/context-store.js';
+import { checkBudget, takeBudgetWarning } from '../lib/costs/budget.js';
+import { recordLlmCall } from '../lib/costs/ledger.js';
 import { CooldownRegistry } from '../lib/llm/cooldowns.js';
 import { type LlmError, scrubSecrets, toLlmError, userFacingMessage } from '../lib/llm/errors.js';
 import { ChainFailure, completeWithFallback, type FallbackSuccess } from '../lib/llm/fallback.js';
@@ -44,6 +46,12 @@ export function makeCallModel(deps: ActivityDeps) {
     const started = Date.now();
     const route = resolveModels(deps.config, { agent, process: 'channel' });
     if (route.skipped.length) deps.logger.debug({ agent: agent.id, skipped: route.skipped }, 'fallbacks left out as more expensive');
+    // The hard stop: at a cap no LLM call is made, and the turn ends with the budget sentence.
+    const budget = await checkBudget(deps.db, deps.config, agent.id);
+    if (!budget.allowed && budget.message) {
+      deps.logger.warn({ agent: agent.id, exceeded: budget.exceeded }, 'LLM call refused: budget reached');
+      throw ApplicationFailure.create({ type: `${LLM_FAILURE_TYPE_PREFIX}budget`, message: budget.message, nonRetryable: true, details: [budget.message, []] });
+    }
     // Outside the provider error handling below: a database or prompt-file failure is ours, retried
     // as it is, and must never reach the user dressed up as a language model error.
     const [system, messages] = await Promise.all([
@@ -85,35 +93,41 @@ export function makeCallModel(deps: ActivityDeps) {
       role: 'assistant',
       parts: [...(result.text ? [{ type: 'text' as const, text: result.text }] : []), ...result.toolCalls],
     });
-    await deps.db
-      .insertInto('llm_calls')
-      .values({
-        // One row per activity attempt that got an answer: a retried activity, or one re-run after a
-        // reset (a new run id), is another billed call; a repeated write of the same attempt is not.
-        call_key: `${ctx.info.workflowExecution?.runId ?? input.channelId}:${ctx.info.activityId}:${ctx.info.attempt}`,
-        agent_id: input.agentId,
-        channel_id: input.channelId,
-        process: 'channel',
-        // The model that actually answered (a fallback, perhaps), not the configured primary.
-        provider: model.provider,
-        model: model.model,
-        input_tokens: result.usage.inputTokens,
-        output_tokens: result.usage.outputTokens,
-        cache_read_tokens: result.usage.cacheReadTokens,
-        cache_write_tokens: result.usage.cacheWriteTokens,
-        latency_ms: latencyMs,
-        stop_reason: result.stopReason,
-      })
-      .onConflict((oc) => oc.column('call_key').doNothing())
-      .execute();
+    const position = { channelId: input.channelId, turnSeq: input.turnSeq, step: input.step };
+    const cost = await recordLlmCall(deps.db, deps.config, {
+      // One row per activity attempt that got an answer: a retried activity, or one re-run after a
+      // reset (a new run id), is another billed call; a repeated write of the same attempt is not.
+      callKey: `${ctx.info.workflowExecution?.runId ?? input.channelId}:${ctx.info.activityId}:${ctx.info.attempt}`,
+      agentId: input.agentId,
+      channelId: input.channelId,
+      process: 'channel',
+      // The model that actually answered (a fallback, perhaps), not the configured primary.
+      model,
+      usage: result.usage,
+      latencyMs,
+      stopReason: result.stopReason,
+    });
+    if (cost.pricedByDefault) warnPricedByDefault(deps, formatModelRef(model));
+    const hasCaps = budget.limits.dailyUsd !== undefined || budget.limits.monthlyUsd !== undefined;
+    const notice = hasCaps ? await takeBudgetWarning(deps.db, await checkBudget(deps.db, deps.config, agent.id), position) : undefined;
     return {
       text: result.text,
       toolCalls: result.toolCalls.map(({ id, name, input }) => ({ id, name, input })),
       stopReason: result.stopReason,
       model: formatModelRef(model),
       attempts,
+      ...(notice ? { notice } : {}),
     };
   };
+}
+
+/** Models already logged as priced by the default price, so the log says it once per process. */
+const pricedByDefaultLogged = new Set<string>();
+
+function warnPricedByDefault(deps: ActivityDeps, model: string): void {
+  if (pricedByDefaultLogged.has(model)) return;
+  pricedByDefaultLogged.add(model);
+  deps.logger.warn({ model }, 'no price known for this model: its calls are priced by [pricing.default] and flagged priced_by_default; add [pricing."<provider>/<model>"]');
 }
 
 /** When this activity attempt must be done: start-to-close and schedule-to-close, less a margin. */

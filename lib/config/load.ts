@@ -3,6 +3,8 @@ import path from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import type { z } from 'zod';
 import { configFileSchema, type ConfigFile } from './schema.js';
+import { resolveHeartbeats } from '../heartbeats/config.js';
+import { resolveBudgets, resolvePricing } from '../costs/config.js';
 import {
   NATIVE_PROVIDER_IDS,
   PROCESS_TYPES,
@@ -157,12 +159,19 @@ function resolveConfig(cfg: ConfigFile, env: NodeJS.ProcessEnv, cwd: string, fil
       devUiPort: intFromEnv(env, 'SPACEBOT_TEMPORAL_UI_PORT') ?? cfg.temporal?.dev_ui_port ?? 8233,
     },
     database: { url: env.DATABASE_URL || cfg.database?.url || undefined, poolSize: cfg.database?.pool_size ?? 10 },
+    heartbeats: resolveHeartbeats(cfg.heartbeats, cfg.heartbeat_defaults, agents.map((a) => a.id), (message) => {
+      throw new ConfigError(`${file ?? 'configuration'}: ${message}`);
+    }),
     providers,
     routing,
     models,
     continueAsNewAfterTurns: cfg.defaults?.continue_as_new_after_turns ?? 500,
     historyTurns: cfg.defaults?.history_turns ?? 40,
     agents,
+    pricing: resolvePricing(cfg.pricing, cfg.models, ref),
+    budgets: resolveBudgets(cfg.budgets, agents.map((a) => a.id), (message) => {
+      throw new ConfigError(`${file ?? 'configuration'}: ${message}`);
+    }),
   };
 }
 

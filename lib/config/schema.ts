@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { PROCESS_TYPES, PROVIDER_IDS, type ProcessType } from './types.js';
+import { heartbeatConfigSchema, heartbeatDefaultsSchema } from '../heartbeats/config.js';
+import { budgetsSchema, pricingSchema } from '../costs/config.js';
 
 /**
  * The shape of `spacebot.toml`. Every object is strict so a misspelt key stops start-up with its
@@ -88,6 +90,9 @@ export const configFileSchema = z
       .strict()
       .optional(),
     database: z.object({ url: z.string().optional(), pool_size: z.number().int().min(1).optional() }).strict().optional(),
+    /** `[[heartbeats]]` and `[heartbeat_defaults]`: see lib/heartbeats/config.ts and docs/heartbeats.md. */
+    heartbeats: z.array(heartbeatConfigSchema).optional(),
+    heartbeat_defaults: heartbeatDefaultsSchema.optional(),
     /** Native (anthropic, openai), presets by name, or custom names with a `kind`. */
     providers: z.record(z.string().regex(/^[a-z][a-z0-9_-]*$/, 'provider names: lowercase letters, digits, "-" and "_"'), providerSchema).optional(),
     routing: routingSchema.optional(),
@@ -104,6 +109,9 @@ export const configFileSchema = z
       .strict()
       .optional(),
     agents: z.array(agentSchema).optional(),
+    /** Prices and budgets: see lib/costs/config.ts and docs/costs.md. */
+    pricing: pricingSchema.optional(),
+    budgets: budgetsSchema.optional(),
   })
   .strict();
 

@@ -1,3 +1,6 @@
+import type { BudgetsConfig, PricingConfig } from '../costs/types.js';
+
+import type { HeartbeatsConfig } from '../heartbeats/config.js';
 /** The resolved, validated configuration the rest of the code reads (camelCase, defaults applied). */
 
 /** Providers with their own SDK. */
@@ -115,6 +118,8 @@ export interface SpacebotConfig {
   server: { port: number; host: string; bodyLimitBytes: number; apiToken?: string; temporalUiUrl?: string };
   temporal: { address?: string; namespace: string; taskQueue: string; devServerPort: number; devUiPort: number };
   database: { url?: string; poolSize: number };
+  /** `[[heartbeats]]` and `[heartbeat_defaults]`: see docs/heartbeats.md. */
+  heartbeats: HeartbeatsConfig;
   providers: ProvidersConfig;
   routing: RoutingConfig;
   /** Keyed by `provider/model`. */
@@ -122,6 +127,10 @@ export interface SpacebotConfig {
   continueAsNewAfterTurns: number;
   historyTurns: number;
   agents: AgentConfig[];
+  /** `[pricing]` (and `[models]` prices): see docs/costs.md. */
+  pricing: PricingConfig;
+  /** `[budgets]`: see docs/costs.md. */
+  budgets: BudgetsConfig;
 }
 
 export function formatModelRef(ref: ModelRef): string {

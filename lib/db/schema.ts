@@ -72,6 +72,77 @@ export interface LlmCallsTable {
   latency_ms: number;
   stop_reason: string | null;
   created_at: Timestamp;
+  /** numeric: read back as a string (exact); written as a number. Added by 002_costs. */
+  cost_usd: ColumnType<string, number | string | undefined, number | string>;
+  priced_by_default: Generated<boolean>;
+}
+
+/** Budget warnings already announced, one per agent, period and period start (002_costs). */
+export interface BudgetNoticesTable {
+  agent_id: string;
+  period: 'day' | 'month';
+  /** The period's first day (UTC), `YYYY-MM-DD`. */
+  period_start: ColumnType<Date | string, string, string>;
+  kind: 'warning';
+  channel_id: string | null;
+  turn_seq: number | null;
+  step: number | null;
+  spent_usd: ColumnType<string, number, number>;
+  cap_usd: ColumnType<string, number, number>;
+  created_at: Timestamp;
+}
+
+/** Typed, scoped memories (001_init; idempotency_key and CHECKs from 004_memory). */
+export interface MemoriesTable {
+  id: string;
+  agent_id: string;
+  content: string;
+  type: string;
+  importance: number;
+  scope_kind: Generated<'agent' | 'user' | 'chat'>;
+  scope_id: string | null;
+  source_channel: string | null;
+  source_message: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  last_accessed_at: Timestamp;
+  access_count: Generated<number>;
+  /** pgvector text form `[x,y,...]`; NULL when saved without an embedder. */
+  embedding: string | null;
+  idempotency_key: string | null;
+  tsv: ColumnType<string, never, never>;
+}
+
+/** Typed edges between two memories of one agent (004_memory). */
+export interface MemoryEdgesTable {
+  agent_id: string;
+  from_id: string;
+  to_id: string;
+  type: string;
+  weight: Generated<number>;
+  created_at: Timestamp;
+}
+
+/** Pruned and merged memories (004_memory). */
+export interface MemoryArchiveTable {
+  id: string;
+  agent_id: string;
+  content: string;
+  type: string;
+  importance: number;
+  scope_kind: string;
+  scope_id: string | null;
+  source_channel: string | null;
+  source_message: string | null;
+  idempotency_key: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  last_accessed_at: Timestamp;
+  access_count: number;
+  embedding: string | null;
+  reason: 'pruned' | 'merged';
+  merged_into: string | null;
+  archived_at: Timestamp;
 }
 
 export interface Database {
@@ -81,4 +152,8 @@ export interface Database {
   deliveries: DeliveriesTable;
   context_entries: ContextEntriesTable;
   llm_calls: LlmCallsTable;
+  budget_notices: BudgetNoticesTable;
+  memories: MemoriesTable;
+  memory_edges: MemoryEdgesTable;
+  memory_archive: MemoryArchiveTable;
 }

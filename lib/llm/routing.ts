@@ -35,13 +35,21 @@ export function resolveModels(config: SpacebotConfig, { agent, process, task }: 
     const key = formatModelRef(entry.model);
     if (seen.has(key)) continue;
     seen.add(key);
-    if (!chain?.allowMoreExpensive && !entry.allowMoreExpensive && isMoreExpensive(config.models[key], config.models[primaryKey])) {
+    if (!chain?.allowMoreExpensive && !entry.allowMoreExpensive && isMoreExpensive(modelFacts(config, key), modelFacts(config, primaryKey))) {
       skipped.push({ model: key, reason: 'more_expensive' });
       continue;
     }
     models.push(entry.model);
   }
   return { models, skipped };
+}
+
+/** `[models]` facts with the configured prices (`[pricing]` wins); built-in list prices do not count here. */
+function modelFacts(config: SpacebotConfig, key: string): ModelSettings | undefined {
+  const facts = config.models[key];
+  const price = config.pricing?.models[key];
+  if (!facts && !price) return undefined;
+  return { costRank: facts?.costRank, inputPerMtok: price?.input ?? facts?.inputPerMtok, outputPerMtok: price?.output ?? facts?.outputPerMtok };
 }
 
 /**

@@ -23,10 +23,13 @@ export class AnthropicProvider implements LlmProvider {
         {
           model: request.model,
           max_tokens: request.maxOutputTokens,
-          // The stable prefix (system + tools) is marked cacheable so repeated turns hit the prompt cache.
-          system: [{ type: 'text', text: request.system, cache_control: { type: 'ephemeral' } }],
-          tools: request.tools.map((t) => ({ name: t.name, description: t.description, input_schema: t.inputSchema as Anthropic.Tool.InputSchema })),
-          messages: request.messages.map(toAnthropicMessage),
+          // Prompt caching: breakpoints on the stable prefix (system, then tools) and on the older part of
+          // the conversation, so each turn reads what the previous one wrote (see MAX_CACHE_BREAKPOINTS).
+          system: [{ type: 'text', text: request.system, cache_control: EPHEMERAL }],
+          tools: withToolBreakpoint(
+            request.tools.map((t) => ({ name: t.name, description: t.description, input_schema: t.inputSchema as Anthropic.Tool.InputSchema })),
+          ),
+          messages: withHistoryBreakpoint(request.messages.map(toAnthropicMessage)),
         },
         { signal: request.signal, ...(request.timeoutMs ? { timeout: request.timeoutMs } : {}) },
       );
@@ -34,6 +37,50 @@ export class AnthropicProvider implements LlmProvider {
     } catch (err) {
       throw toLlmError(err, this.id);
     }
+  }
+}
+
+const EPHEMERAL = { type: 'ephemeral' } as const;
+
+/**
+ * Anthropic allows at most 4 cache breakpoints per request; we use 3: the system prompt, the last
+ * tool definition (system + tools = the stable prefix) and the last message before the newest user
+ * turn (the conversation so far). A breakpoint caches everything before it, and a later request hits
+ * the longest cached prefix within 20 blocks before its own breakpoints, so turn n reads what turn
+ * n-1 wrote and writes only its own increment.
+ */
+export const MAX_CACHE_BREAKPOINTS = 4;
+
+function withToolBreakpoint(tools: Anthropic.Tool[]): Anthropic.Tool[] {
+  if (!tools.length) return tools;
+  return tools.map((t, i) => (i === tools.length - 1 ? { ...t, cache_control: EPHEMERAL } : t));
+}
+
+/** The newest user turn: the last user message with text of its own (tool results are not a turn). */
+function newestUserTurn(messages: Anthropic.MessageParam[]): number {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i];
+    if (m?.role === 'user' && Array.isArray(m.content) && m.content.some((b) => b.type === 'text')) return i;
+  }
+  return -1;
+}
+
+function withHistoryBreakpoint(messages: Anthropic.MessageParam[]): Anthropic.MessageParam[] {
+  const target = newestUserTurn(messages) - 1;
+  const message = messages[target];
+  if (!message || !Array.isArray(message.content) || message.content.length === 0) return messages;
+  const content = message.content.map((b, i, all) => (i === all.length - 1 ? withCacheControl(b) : b));
+  return messages.map((m, i) => (i === target ? ({ ...m, content } as Anthropic.MessageParam) : m));
+}
+
+function withCacheControl(block: Anthropic.ContentBlockParam): Anthropic.ContentBlockParam {
+  switch (block.type) {
+    case 'text':
+    case 'tool_use':
+    case 'tool_result':
+      return { ...block, cache_control: EPHEMERAL };
+    default:
+      return block;
   }
 }
 
