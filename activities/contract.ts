@@ -1,4 +1,6 @@
 import type { ChannelKey, InboundMessage, ReplyRecord } from '../workflows/channel-contract.js';
+import type { HeartbeatTarget } from '../workflows/heartbeat-contract.js';
+import type { AttemptRecord } from '../lib/llm/fallback.js';
 
 /**
  * The activities' signatures as the workflows see them. Workflows import this file for types only,
@@ -17,20 +19,8 @@ export interface TurnPosition {
   step: number;
 }
 
-/** One model tried during a callModel activity (see lib/llm/fallback.ts). */
-export interface ModelAttempt {
-  /** `provider/model`. */
-  model: string;
-  /** `ok`, `empty`, `cooldown` (skipped, not called), or the error kind (`rate_limit`, `server`, ...). */
-  outcome: string;
-  latencyMs: number;
-  inputTokens?: number;
-  outputTokens?: number;
-  status?: number;
-  /** Scrubbed error message. */
-  error?: string;
-  cooldownMs?: number;
-}
+/** One model tried during a callModel activity (type only: no LLM code enters the workflow bundle). */
+export type ModelAttempt = AttemptRecord;
 
 export interface ModelStep {
   text: string;
@@ -40,6 +30,8 @@ export interface ModelStep {
   model?: string;
   /** Every model tried in this activity attempt, in order (also heartbeated while running). */
   attempts?: ModelAttempt[];
+  /** A one-off announcement for the conversation (a budget warning), delivered before the answer. */
+  notice?: string;
 }
 
 export interface RecordInboundInput extends ChannelKey {
@@ -86,3 +78,45 @@ export interface ChannelActivities {
 
 /** The failure type an LLM error carries; `details[0]` is the message for the user. */
 export const LLM_FAILURE_TYPE_PREFIX = 'LlmError:';
+
+// Heartbeats (workflows/heartbeat.ts, activities/heartbeat.ts).
+
+export interface DeliverHeartbeatInput {
+  scheduleId: string;
+  heartbeatId: string;
+  agentId: string;
+  /** The run being delivered (workflow id and run id): the idempotency key of the delivery. */
+  workflowId: string;
+  runId: string;
+  target: HeartbeatTarget;
+  text: string;
+  /** ISO time the run was scheduled for. */
+  scheduledAt: string;
+}
+
+export interface DeliverHeartbeatResult {
+  /** The outbound transcript message, for channel targets. */
+  messageId?: string;
+  /** HTTP status, for webhook targets. */
+  status?: number;
+}
+
+export interface HeartbeatOutcomeInput {
+  scheduleId: string;
+  agentId: string;
+  heartbeatId: string;
+  runId: string;
+  ok: boolean;
+  error?: string;
+}
+
+export interface HeartbeatOutcome {
+  consecutiveFailures: number;
+  /** True when this failure paused the schedule (the circuit breaker opened). */
+  paused: boolean;
+}
+
+export interface HeartbeatActivities {
+  deliverHeartbeat(input: DeliverHeartbeatInput): Promise<DeliverHeartbeatResult>;
+  recordHeartbeatOutcome(input: HeartbeatOutcomeInput): Promise<HeartbeatOutcome>;
+}

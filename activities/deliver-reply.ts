@@ -1,6 +1,7 @@
 import type { ReplyRecord } from '../workflows/channel-contract.js';
 import type { DeliverReplyInput } from './contract.js';
 import type { ActivityDeps } from './deps.js';
+import { attemptDelivery } from './delivery-attempt.js';
 import { putEntry } from '../lib/channel/context-store.js';
 
 /**
@@ -47,21 +48,9 @@ export function makeDeliverReply(deps: ActivityDeps) {
 
     const adapter = deps.outbound.get(input.platform);
     if (!adapter) throw new Error(`no outbound adapter for platform "${input.platform}"`);
-    try {
-      const sent = await adapter.send({ deliveryKey, conversationId: input.conversationId, text: input.text, replyTo: input.replyTo });
-      await deps.db
-        .updateTable('deliveries')
-        .set({ status: 'delivered', platform_message_id: sent.platformMessageId, delivered_at: new Date(), attempts: delivery.attempts + 1, last_error: null })
-        .where('key', '=', deliveryKey)
-        .execute();
-      return reply;
-    } catch (err) {
-      await deps.db
-        .updateTable('deliveries')
-        .set({ attempts: delivery.attempts + 1, last_error: (err as Error).message.slice(0, 1000) })
-        .where('key', '=', deliveryKey)
-        .execute();
-      throw err;
-    }
+    await attemptDelivery(deps.db, delivery, () =>
+      adapter.send({ deliveryKey, conversationId: input.conversationId, text: input.text, replyTo: input.replyTo }),
+    );
+    return reply;
   };
 }

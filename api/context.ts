@@ -10,6 +10,8 @@ export interface ApiContext {
   config: SpacebotConfig;
   db: Kysely<Database>;
   temporal: Client;
+  /** host:port of the Temporal frontend `temporal` talks to, for helpers run in child processes. */
+  temporalAddress: string;
   channels: ChannelClient;
   logger: Logger;
   /** Base URL of the Temporal Web UI for deep links, when one is known. */

@@ -3,8 +3,11 @@ import type { ApiContext } from './context.js';
 import { bearerAuth } from './auth.js';
 import { sendError } from './http-errors.js';
 import { registerHealthRoutes } from './routes/health.js';
+import { registerHeartbeatRoutes } from './routes/heartbeats.js';
+import { registerMemoryRoutes } from './routes/memories.js';
 import { registerMessageRoutes } from './routes/messages.js';
 import { registerRunRoutes } from './routes/runs.js';
+import { registerUsageRoutes } from './routes/usage.js';
 
 /**
  * Builds the HTTP API. `/health` is open; everything under `/v1` needs the bearer token. Errors are
@@ -32,6 +35,9 @@ export function buildApi(ctx: ApiContext): FastifyInstance {
     v1.get('/v1/agents', async () => ({ agents: ctx.config.agents.map((a) => ({ id: a.id, name: a.name, model: a.model ? `${a.model.provider}/${a.model.model}` : null })) }));
     registerMessageRoutes(v1, ctx);
     registerRunRoutes(v1, ctx);
+    registerHeartbeatRoutes(v1, ctx);
+    registerUsageRoutes(v1, ctx);
+    registerMemoryRoutes(v1, ctx);
   });
   return app;
 }

@@ -3,6 +3,10 @@
  *
  *   spacebot agents list
  *   spacebot chat <agent> [--conversation <id>]
+ *   spacebot heartbeats list <agent>
+ *   spacebot heartbeats create <agent> <id> --prompt "…" (--every 1h | --cron "0 9 * * 1-5")
+ *            [--timezone Europe/Berlin] [--active-hours 09:00-17:00] [--to <conversation> | --webhook <url>]
+ *   spacebot heartbeats pause|unpause|trigger|delete <agent> <id>
  *   spacebot runs list [--agent a] [--conversation c] [--type t] [--status s] [--limit n]
  *   spacebot runs show <workflowId> [--run-id r]
  *   spacebot replay <workflowId> [--run-id r] | --all [--since 24h]
@@ -23,6 +27,10 @@ const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..')
 const USAGE = `usage:
   spacebot agents list
   spacebot chat <agent> [--conversation <id>]
+  spacebot heartbeats list <agent>
+  spacebot heartbeats create <agent> <id> --prompt "…" (--every 1h | --cron "0 9 * * 1-5")
+           [--timezone Europe/Berlin] [--active-hours 09:00-17:00] [--to <conversation> | --webhook <url>]
+  spacebot heartbeats pause|unpause|trigger|delete <agent> <id>
   spacebot runs list [--agent a] [--conversation c] [--type t] [--status s] [--limit n]
   spacebot runs show <workflowId> [--run-id r]
   spacebot replay <workflowId> [--run-id r] | --all [--since 24h]
@@ -56,6 +64,13 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
       status: { type: 'string' },
       limit: { type: 'string' },
       'run-id': { type: 'string' },
+      prompt: { type: 'string' },
+      every: { type: 'string' },
+      cron: { type: 'string' },
+      timezone: { type: 'string' },
+      'active-hours': { type: 'string' },
+      to: { type: 'string' },
+      webhook: { type: 'string' },
     },
   });
   const api = new ApiClient({ url: values.url, token: values.token });
@@ -88,9 +103,67 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
       for (const step of body.steps) print(describeStep(step));
       return 0;
     }
+    case 'heartbeats list':
+    case 'heartbeats create':
+    case 'heartbeats pause':
+    case 'heartbeats unpause':
+    case 'heartbeats trigger':
+    case 'heartbeats delete':
+      return heartbeats(api, sub as string, positionals.slice(1), values, print);
     default:
       throw new UsageError(`unknown command "${argv.slice(0, 2).join(' ')}"`);
   }
+}
+
+/** Heartbeats (recurring prompts run as Temporal Schedules) of one agent. */
+async function heartbeats(api: ApiClient, action: string, args: string[], values: Options, print: (text: string) => void): Promise<number> {
+  const [agent, id] = args;
+  if (!agent) throw new UsageError(`heartbeats ${action} needs an agent id`);
+  const base = `/v1/agents/${encodeURIComponent(agent)}/heartbeats`;
+  if (action === 'list') {
+    const { body } = await api.request<{ heartbeats: Record<string, unknown>[] }>('GET', base);
+    const rows = body.heartbeats.map((hb) => ({ ...hb, schedule: hb.cron ?? (hb.intervalSeconds ? `every ${String(hb.intervalSeconds)}s` : undefined) }));
+    print(table(rows, ['id', 'schedule', 'paused', 'timezone', 'note', 'prompt']));
+    return 0;
+  }
+  if (!id) throw new UsageError(`heartbeats ${action} needs an agent id and a heartbeat id`);
+  const route = `${base}/${encodeURIComponent(id)}`;
+  if (action === 'create') {
+    const { body } = await api.request<Record<string, unknown>>('POST', base, heartbeatBody(id, values));
+    print(`created heartbeat ${String(body.id)} (${String(body.scheduleId)})`);
+  } else if (action === 'delete') {
+    await api.request('DELETE', route);
+    print(`deleted heartbeat ${id}`);
+  } else {
+    await api.request('POST', `${route}/${action}`);
+    print(`${action === 'trigger' ? 'triggered' : `${action}d`} heartbeat ${id}`);
+  }
+  return 0;
+}
+
+/** The create request from the command line's flags; the server validates and names bad fields. */
+function heartbeatBody(id: string, values: Options): Record<string, unknown> {
+  const prompt = values.prompt;
+  if (typeof prompt !== 'string') throw new UsageError('heartbeats create needs --prompt');
+  const body: Record<string, unknown> = { id, prompt };
+  if (typeof values.every === 'string') body.intervalSeconds = parseDuration(values.every);
+  if (typeof values.cron === 'string') body.cron = values.cron;
+  if (typeof values.timezone === 'string') body.timezone = values.timezone;
+  if (typeof values['active-hours'] === 'string') {
+    const [start, end] = values['active-hours'].split('-');
+    body.activeHours = { start, end };
+  }
+  if (typeof values.to === 'string') body.target = { kind: 'channel', conversation: values.to };
+  if (typeof values.webhook === 'string') body.target = { kind: 'webhook', url: values.webhook };
+  return body;
+}
+
+/** "90s", "15m", "1h", "1d" → seconds. */
+function parseDuration(text: string): number {
+  const match = /^(\d+)\s*(s|m|h|d)?$/.exec(text.trim());
+  if (!match) throw new UsageError(`--every: expected a duration like 15m, 1h or 1d, got "${text}"`);
+  const unit = { s: 1, m: 60, h: 3600, d: 86_400 }[(match[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
+  return Number(match[1]) * unit;
 }
 
 /** One timeline step on one line: time, kind, and what matters for that kind. */

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { createHarness, TEST_TOKEN, type Harness } from './helpers/harness.js';
+import { createHarness, eventually, TEST_TOKEN, type Harness } from './helpers/harness.js';
 
 /** The `spacebot` command against a running API: what a person at a terminal sees. */
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -65,6 +65,29 @@ test('replay checks a run against the current workflow code', async () => {
   const res = await cli(h, ['replay', 'channel:main:webhook:cli-chat'], '', { TEMPORAL_ADDRESS: h.env.address, SPACEBOT_CONFIG: h.configFile });
   expect(res.code).toBe(0);
   expect(res.stdout).toContain('channel:main:webhook:cli-chat');
+}, 60_000);
+
+test('heartbeats: create, list, trigger, pause, unpause and delete from the terminal', async () => {
+  h.fake.script(() => ({ text: 'daily summary: all quiet' }));
+  const created = await cli(h, ['heartbeats', 'create', 'main', 'daily', '--prompt', 'Summarise the day', '--every', '1h', '--timezone', 'UTC', '--to', 'cli-reports']);
+  expect(created.stderr).toBe('');
+  expect(created.stdout).toBe('created heartbeat daily (heartbeat:main:daily)\n');
+  const listed = await cli(h, ['heartbeats', 'list', 'main']);
+  expect(listed.stdout).toMatch(/^ID\s+SCHEDULE\s+PAUSED/);
+  expect(listed.stdout).toMatch(/daily\s+every 3600s\s+false\s+UTC/);
+  expect((await cli(h, ['heartbeats', 'trigger', 'main', 'daily'])).stdout).toBe('triggered heartbeat daily\n');
+  const delivered = await eventually(async () => {
+    const t = await h.request('GET', '/v1/agents/main/conversations/cli-reports/messages');
+    return (t.body.messages as { text: string }[]).find((m) => m.text === 'daily summary: all quiet');
+  });
+  expect(delivered).toBeDefined();
+  expect((await cli(h, ['heartbeats', 'pause', 'main', 'daily'])).stdout).toBe('paused heartbeat daily\n');
+  expect((await cli(h, ['heartbeats', 'list', 'main'])).stdout).toMatch(/daily\s+every 3600s\s+true/);
+  expect((await cli(h, ['heartbeats', 'unpause', 'main', 'daily'])).stdout).toBe('unpaused heartbeat daily\n');
+  expect((await cli(h, ['heartbeats', 'delete', 'main', 'daily'])).stdout).toBe('deleted heartbeat daily\n');
+  const tooOften = await cli(h, ['heartbeats', 'create', 'main', 'spam', '--prompt', 'x', '--every', '10s']);
+  expect(tooOften.code).toBe(1);
+  expect(tooOften.stderr).toMatch(/intervalSeconds.*at least 60 seconds/);
 }, 60_000);
 
 test('errors are one clear line with a non-zero exit', async () => {

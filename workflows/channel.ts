@@ -13,6 +13,7 @@ import {
 } from '@temporalio/workflow';
 import type { ChannelActivities, ModelStep, ToolCall, ToolOutcome } from '../activities/contract.js';
 import { LLM_FAILURE_TYPE_PREFIX } from '../activities/contract.js';
+import { LLM_OPTIONS, STORAGE_OPTIONS, TOOL_OPTIONS } from './activity-options.js';
 import { BoundedSet } from './bounded-set.js';
 import { WEBHOOK_PLATFORM } from './platforms.js';
 import {
@@ -34,31 +35,16 @@ const REPLY_MEMORY_TURNS = 32;
 /** Tools after which the turn ends without another LLM call, when they are all the model asked for. */
 const TERMINAL_TOOLS = new Set(['reply', 'skip']);
 
-const STORAGE_RETRY = { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '30 seconds' } as const;
-
 // Bookkeeping writes to our own database take milliseconds: they run as local activities (retried,
 // recorded in history as markers) so a turn does not pay a server round trip for each of them.
-const localStorage = proxyLocalActivities<ChannelActivities>({ startToCloseTimeout: '30 seconds', retry: STORAGE_RETRY });
+const localStorage = proxyLocalActivities<ChannelActivities>(STORAGE_OPTIONS);
 
 // Deliveries to a chat platform may wait out rate limits and outages: regular activities, visible
 // and retried by the server. The webhook platform's delivery is a database write, so it runs locally.
-const platformDelivery = proxyActivities<ChannelActivities>({ startToCloseTimeout: '30 seconds', retry: STORAGE_RETRY });
+const platformDelivery = proxyActivities<ChannelActivities>(STORAGE_OPTIONS);
 
-// LLM calls: each attempt bounded; the whole call gives up after 10 minutes of transient failures,
-// and the user is told. Auth and invalid requests are non-retryable failures thrown by the activity.
-const llm = proxyActivities<ChannelActivities>({
-  startToCloseTimeout: '3 minutes',
-  // The activity heartbeats every 2 s while the model thinks: a crashed worker is noticed in 10 s.
-  heartbeatTimeout: '10 seconds',
-  scheduleToCloseTimeout: '10 minutes',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
-});
-
-// Tools: bounded per attempt, few retries (a tool's own failure is returned to the model, not thrown).
-const tools = proxyActivities<ChannelActivities>({
-  startToCloseTimeout: '5 minutes',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
-});
+const llm = proxyActivities<ChannelActivities>(LLM_OPTIONS);
+const tools = proxyActivities<ChannelActivities>(TOOL_OPTIONS);
 
 /**
  * One conversation. Messages arrive by update (usually update-with-start), are deduplicated by their
@@ -131,6 +117,8 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
     try {
       for (let step = 1; step <= initial.maxLlmCallsPerTurn; step++) {
         const result: ModelStep = await llm.callModel.executeWithOptions({ summary: `LLM call ${step} of turn ${turn}` }, [{ ...base, step }]);
+        // Replay-safe: histories recorded before budgets have no notice, so no new command appears in them.
+        if (result.notice) await deliver(step, 'notice', result.notice, 'reply');
         if (result.text.trim()) await deliver(step, 'text', result.text, 'reply');
         if (result.toolCalls.length === 0) break;
         await Promise.all(

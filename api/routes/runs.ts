@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { listRuns } from '../../lib/runs/list.js';
 import { parseRunStatus, RUN_STATUSES } from '../../lib/runs/query.js';
 import { getRunDetail } from '../../lib/runs/run-detail.js';
+import { replayRunInChildProcess } from '../../lib/replay/replay-process.js';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import type { ApiContext } from '../context.js';
 import { sendError, sendValidationError } from '../http-errors.js';
 
@@ -57,5 +59,28 @@ export function registerRunRoutes(app: FastifyInstance, ctx: ApiContext): void {
       return sendError(reply, 404, 'not_found', `no ${what}`, query.data.runId ? 'runId' : 'workflowId');
     }
     return reply.send(detail);
+  });
+
+  /**
+   * Replays one run's history against the workflow code this process runs, so an operator can check
+   * a deploy before rolling it out. 200 with `ok: false` and the error when the code is not
+   * deterministic for that run.
+   */
+  app.post('/v1/runs/:workflowId/replay', async (request, reply) => {
+    const params = detailParamsSchema.safeParse(request.params);
+    if (!params.success) return sendValidationError(reply, 'path', params.error);
+    const query = detailQuerySchema.safeParse(request.query ?? {});
+    if (!query.success) return sendValidationError(reply, 'query', query.error);
+    const { workflowId } = params.data;
+    const handle = ctx.temporal.workflow.getHandle(workflowId, query.data.runId);
+    let runId: string;
+    try {
+      runId = (await handle.describe()).runId;
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+      return sendError(reply, 404, 'not_found', `no workflow "${workflowId}"${query.data.runId ? ` with run ${query.data.runId}` : ''}`, query.data.runId ? 'runId' : 'workflowId');
+    }
+    const outcome = await replayRunInChildProcess({ address: ctx.temporalAddress, namespace: ctx.config.temporal.namespace, workflowId, runId });
+    return reply.send({ workflowId, runId, ok: outcome.ok, skipped: outcome.skipped ?? false, errorName: outcome.errorName, error: outcome.error });
   });
 }

@@ -51,12 +51,26 @@ export async function replayHistories(items: HistoryToReplay[], entry = workflow
     else outcomes.push({ id, ok: true, skipped: true });
   }
   if (!histories.length) return outcomes;
-  const workflowBundle = await bundleWorkflowCode({ workflowsPath: entry, logger: quietLogger });
+  const workflowBundle = await bundleFor(entry);
   for await (const result of Worker.runReplayHistories({ workflowBundle }, histories)) {
     const id = result.workflowId;
     outcomes.push(result.error ? { id, ok: false, errorName: result.error.name, error: result.error.message } : { id, ok: true });
   }
   return outcomes;
+}
+
+// Workflow code does not change while a process runs: bundle each entry once (the API replays on
+// request; bundling takes a second or two).
+const bundles = new Map<string, ReturnType<typeof bundleWorkflowCode>>();
+
+function bundleFor(entry: string): ReturnType<typeof bundleWorkflowCode> {
+  let bundle = bundles.get(entry);
+  if (!bundle) {
+    bundle = bundleWorkflowCode({ workflowsPath: entry, logger: quietLogger });
+    bundle.catch(() => bundles.delete(entry));
+    bundles.set(entry, bundle);
+  }
+  return bundle;
 }
 
 function hasCompletedWorkflowTask(history: unknown): boolean {

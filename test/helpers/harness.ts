@@ -78,7 +78,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   const logger = createLogger('spacebot-test', process.env.LOG_LEVEL ?? 'silent');
   const database = await openDatabase(config, logger);
   const channels = new ChannelClient(env.client, config);
-  const api = buildApi({ config, db: database.db, temporal: env.client, channels, logger, temporalUiUrl: 'http://127.0.0.1:8233', apiToken: TEST_TOKEN });
+  const api = buildApi({ config, db: database.db, temporal: env.client, temporalAddress: env.address, channels, logger, temporalUiUrl: 'http://127.0.0.1:8233', apiToken: TEST_TOKEN });
   await api.listen({ port: 0, host: '127.0.0.1' });
   const address = api.server.address();
   const baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
@@ -93,7 +93,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     api,
     baseUrl,
     async startWorker() {
-      const deps = { config, db: database.db, providers: new ProviderRegistry(config.providers), outbound: new OutboundAdapters([new WebhookOutbound()]), logger };
+      const deps = { config, db: database.db, providers: new ProviderRegistry(config.providers), outbound: new OutboundAdapters([new WebhookOutbound()]), logger, temporal: env.client };
       const worker = await createSpacebotWorker({
         connection: env.nativeConnection,
         namespace: env.namespace ?? 'default',
