@@ -1,6 +1,8 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
+  isCancellation,
   log,
   proxyActivities,
   proxyLocalActivities,
@@ -64,68 +66,86 @@ export async function heartbeatWorkflow(input: HeartbeatWorkflowInput): Promise<
     return { status: 'skipped', delivered: false, reason: `outside active hours ${hb.activeHours.start}-${hb.activeHours.end} ${hb.timezone}` };
   }
 
-  const key = { agentId: hb.agentId, platform: HEARTBEAT_PLATFORM, conversationId: `${hb.id}:${info.runId}` };
-  const channelId = channelWorkflowId(key);
-  const base = { ...key, channelId, turnSeq: 1 };
   const outcome = (ok: boolean, error?: string) =>
     storage.recordHeartbeatOutcome({ scheduleId, agentId: hb.agentId, heartbeatId: hb.id, runId: info.runId, ok, error });
 
   try {
-    await storage.recordInbound({
-      ...base,
-      messages: [{ messageId: `heartbeat:${info.runId}`, text: promptFor(hb.id, hb.prompt), receivedAt: scheduledAt.toISOString() }],
-    });
-    const outputs: string[] = [];
-    let skipped = false;
-    for (let step = 1; step <= input.maxLlmCallsPerTurn; step++) {
-      const result = await llm.callModel.executeWithOptions({ summary: `heartbeat ${hb.id}: LLM call ${step}` }, [
-        { channelId, turnSeq: 1, step, agentId: hb.agentId },
-      ]);
-      if (result.text.trim()) outputs.push(result.text.trim());
-      if (result.toolCalls.length === 0) break;
-      for (const call of result.toolCalls) {
-        const text = replyTextOf(call);
-        if (text !== undefined) outputs.push(text.trim());
-        if (call.name === 'skip') skipped = true;
-      }
-      // Every call goes through runTool (also reply and skip, whose results the model then sees).
-      await Promise.all(
-        result.toolCalls.map((call, idx) => tools.runTool.executeWithOptions({ summary: `tool ${call.name}` }, [{ channelId, turnSeq: 1, step, agentId: hb.agentId, idx, call }])),
-      );
-      if (result.toolCalls.every((c) => TERMINAL_TOOLS.has(c.name) && (c.name !== 'reply' || replyTextOf(c) !== undefined))) break;
-    }
-    const text = outputs.filter((t) => t !== HEARTBEAT_OK).join('\n\n').trim();
-    if (skipped || !text) {
-      await outcome(true);
-      return { status: 'ok', delivered: false, reason: skipped ? 'skip tool called' : 'nothing to report' };
-    }
-    if (hb.target.kind === 'log') {
-      log.info('heartbeat result', { heartbeat: hb.id, text });
-    } else {
-      await delivery.deliverHeartbeat.executeWithOptions({ summary: `deliver heartbeat ${hb.id} to ${hb.target.kind}` }, [
-        {
-          scheduleId,
-          heartbeatId: hb.id,
-          agentId: hb.agentId,
-          workflowId: info.workflowId,
-          runId: info.runId,
-          target: hb.target,
-          text,
-          scheduledAt: scheduledAt.toISOString(),
-        },
-      ]);
-    }
-    await outcome(true);
-    return { status: 'ok', delivered: hb.target.kind !== 'log', text };
+    // The heartbeat's timeout is enforced here, not only by Temporal's run timeout, so that a run that
+    // overruns is counted by the circuit breaker like any other failure (a run killed by its own
+    // timeout could not count itself). The schedule's run timeout stays as a backstop, a little later.
+    return await CancellationScope.withTimeout(hb.timeoutSeconds * 1000, () => runHeartbeat(input, scheduledAt, outcome));
   } catch (err) {
-    if (!(err instanceof ActivityFailure)) throw err;
-    const message = err.cause?.message ?? err.message;
+    const timedOut = isCancellation(err);
+    // A cancellation of the whole run (by a person) is not a timeout and not the heartbeat's failure.
+    if (timedOut && CancellationScope.current().consideredCancelled) throw err;
+    if (!timedOut && !(err instanceof ActivityFailure)) throw err;
+    const message = timedOut ? `timed out after ${hb.timeoutSeconds} s` : ((err as ActivityFailure).cause?.message ?? (err as ActivityFailure).message);
     const counted = await outcome(false, message);
     throw ApplicationFailure.nonRetryable(
       `heartbeat ${hb.id} failed (${counted.consecutiveFailures} in a row${counted.paused ? '; schedule paused' : ''}): ${message}`,
       'HeartbeatFailed',
     );
   }
+}
+
+/** The turn itself: prompt in, the model's answer out to the target (or nowhere for HEARTBEAT_OK). */
+async function runHeartbeat(
+  input: HeartbeatWorkflowInput,
+  scheduledAt: Date,
+  outcome: (ok: boolean, error?: string) => Promise<unknown>,
+): Promise<HeartbeatRunResult> {
+  const hb = input.definition;
+  const info = workflowInfo();
+  const scheduleId = heartbeatScheduleId(hb.agentId, hb.id);
+  const key = { agentId: hb.agentId, platform: HEARTBEAT_PLATFORM, conversationId: `${hb.id}:${info.runId}` };
+  const channelId = channelWorkflowId(key);
+  const base = { ...key, channelId, turnSeq: 1 };
+  await storage.recordInbound({
+    ...base,
+    messages: [{ messageId: `heartbeat:${info.runId}`, text: promptFor(hb.id, hb.prompt), receivedAt: scheduledAt.toISOString() }],
+  });
+  const outputs: string[] = [];
+  let skipped = false;
+  for (let step = 1; step <= input.maxLlmCallsPerTurn; step++) {
+    const result = await llm.callModel.executeWithOptions({ summary: `heartbeat ${hb.id}: LLM call ${step}` }, [
+      { channelId, turnSeq: 1, step, agentId: hb.agentId },
+    ]);
+    if (result.text.trim()) outputs.push(result.text.trim());
+    if (result.toolCalls.length === 0) break;
+    for (const call of result.toolCalls) {
+      const text = replyTextOf(call);
+      if (text !== undefined) outputs.push(text.trim());
+      if (call.name === 'skip') skipped = true;
+    }
+    // Every call goes through runTool (also reply and skip, whose results the model then sees).
+    await Promise.all(
+      result.toolCalls.map((call, idx) => tools.runTool.executeWithOptions({ summary: `tool ${call.name}` }, [{ channelId, turnSeq: 1, step, agentId: hb.agentId, idx, call }])),
+    );
+    if (result.toolCalls.every((c) => TERMINAL_TOOLS.has(c.name) && (c.name !== 'reply' || replyTextOf(c) !== undefined))) break;
+  }
+  const text = outputs.filter((t) => t !== HEARTBEAT_OK).join('\n\n').trim();
+  if (skipped || !text) {
+    await outcome(true);
+    return { status: 'ok', delivered: false, reason: skipped ? 'skip tool called' : 'nothing to report' };
+  }
+  if (hb.target.kind === 'log') {
+    log.info('heartbeat result', { heartbeat: hb.id, text });
+  } else {
+    await delivery.deliverHeartbeat.executeWithOptions({ summary: `deliver heartbeat ${hb.id} to ${hb.target.kind}` }, [
+      {
+        scheduleId,
+        heartbeatId: hb.id,
+        agentId: hb.agentId,
+        workflowId: info.workflowId,
+        runId: info.runId,
+        target: hb.target,
+        text,
+        scheduledAt: scheduledAt.toISOString(),
+      },
+    ]);
+  }
+  await outcome(true);
+  return { status: 'ok', delivered: hb.target.kind !== 'log', text };
 }
 
 function promptFor(id: string, prompt: string): string {

@@ -32,6 +32,9 @@ import { failureCounts, resetFailures } from './store.js';
 
 export const HEARTBEAT_PROCESS = 'heartbeat';
 
+/** Grace after a heartbeat's own timeout before Temporal ends the run regardless. */
+const TIMEOUT_BACKSTOP_SECONDS = 60;
+
 const OVERLAP: Record<HeartbeatOverlap, ScheduleOverlapPolicy> = {
   skip: ScheduleOverlapPolicy.SKIP,
   buffer_one: ScheduleOverlapPolicy.BUFFER_ONE,
@@ -91,8 +94,9 @@ export class HeartbeatService {
         workflowId: scheduleId,
         taskQueue: this.config.temporal.taskQueue,
         args: [input],
-        workflowExecutionTimeout: `${def.timeoutSeconds}s`,
-        workflowRunTimeout: `${def.timeoutSeconds}s`,
+        // A backstop: the workflow enforces timeoutSeconds itself and counts an overrun as a failure.
+        workflowExecutionTimeout: `${def.timeoutSeconds + TIMEOUT_BACKSTOP_SECONDS}s`,
+        workflowRunTimeout: `${def.timeoutSeconds + TIMEOUT_BACKSTOP_SECONDS}s`,
         memo: { agent: def.agentId, heartbeat: def.id, process: HEARTBEAT_PROCESS, platform: HEARTBEAT_PLATFORM, conversation: def.id },
         typedSearchAttributes: new TypedSearchAttributes([
           { key: AGENT, value: def.agentId },

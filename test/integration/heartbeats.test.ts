@@ -156,6 +156,17 @@ test('three failed runs in a row pause the schedule with a note; a success or an
   expect((await h.request('GET', `${hbPath()}/flaky`)).body).toMatchObject({ paused: false, consecutiveFailures: 0 });
 });
 
+test('a run that overruns its timeout counts as a failed run and delivers nothing', async () => {
+  await h.request('POST', hbPath(), { id: 'slow', prompt: 'Think hard', cron: NEVER, timeoutSeconds: 10, target: { kind: 'channel', conversation: 'hb-slow' } });
+  h.fake.script(() => ({ text: 'too late', delayMs: 60_000 }));
+  const run = await triggerAndWait('slow', 1);
+  expect(run.error).toBeDefined();
+  const view = await h.request('GET', `${hbPath()}/slow`);
+  expect(view.body).toMatchObject({ paused: false, consecutiveFailures: 1 });
+  const transcript = await h.request('GET', '/v1/agents/main/conversations/hb-slow/messages');
+  expect(transcript.body.messages).toEqual([]);
+}, 60_000);
+
 test('a webhook target receives the result as JSON', async () => {
   const received: unknown[] = [];
   const server: Server = createServer((req, res) => {
