@@ -1,19 +1,8 @@
 import { buildRunsQuery, parseRunStatus, parseSince } from '../../lib/runs/query.js';
 import { createHarness, eventually, type Harness } from '../helpers/harness.js';
+import type { RunSummary } from '../../lib/runs/list.js';
 
-interface Run {
-  workflowId: string;
-  runId: string;
-  type: string;
-  status: string;
-  startTime: string;
-  closeTime?: string;
-  agent?: string;
-  platform?: string;
-  conversation?: string;
-  process?: string;
-  temporalUiUrl?: string;
-}
+type Run = RunSummary;
 
 interface Step {
   kind: string;
