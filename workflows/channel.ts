@@ -15,6 +15,7 @@ import type { ChannelActivities, ModelStep, ToolCall, ToolOutcome } from '../act
 import { LLM_FAILURE_TYPE_PREFIX } from '../activities/contract.js';
 import { LLM_OPTIONS, STORAGE_OPTIONS, TOOL_OPTIONS } from './activity-options.js';
 import { BoundedSet } from './bounded-set.js';
+import { endsTurn, replyTextOf } from './turn-tools.js';
 import { WEBHOOK_PLATFORM } from './platforms.js';
 import {
   MAX_MESSAGE_CHARS,
@@ -32,9 +33,6 @@ import {
 const SEEN_LIMIT = 2000;
 /** Turns whose replies stay in memory for late `wait` callers; older ones are read from the database. */
 const REPLY_MEMORY_TURNS = 32;
-/** Tools after which the turn ends without another LLM call, when they are all the model asked for. */
-const TERMINAL_TOOLS = new Set(['reply', 'skip']);
-
 // Bookkeeping writes to our own database take milliseconds: they run as local activities (retried,
 // recorded in history as markers) so a turn does not pay a server round trip for each of them.
 const localStorage = proxyLocalActivities<ChannelActivities>(STORAGE_OPTIONS);
@@ -128,7 +126,7 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
             return runTool(base, step, idx, call);
           }),
         );
-        if (result.toolCalls.every((c) => TERMINAL_TOOLS.has(c.name) && (c.name !== 'reply' || replyTextOf(c) !== undefined))) break;
+        if (endsTurn(result.toolCalls)) break;
         if (step === initial.maxLlmCallsPerTurn) log.warn('turn reached its LLM call limit', { turn, limit: step });
       }
     } catch (err) {
@@ -162,13 +160,6 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
 
 function runTool(base: { channelId: string; turnSeq: number; agentId: string }, step: number, idx: number, call: ToolCall): Promise<ToolOutcome> {
   return tools.runTool.executeWithOptions({ summary: `tool ${call.name}` }, [{ ...base, step, idx, call }]);
-}
-
-/** The text of a well-formed `reply` call; anything else goes to the tool activity, which explains the error. */
-function replyTextOf(call: ToolCall): string | undefined {
-  if (call.name !== 'reply') return undefined;
-  const text = call.input.text;
-  return typeof text === 'string' && text.trim() ? text : undefined;
 }
 
 function validateInbound(message: InboundMessage): void {

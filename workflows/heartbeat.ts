@@ -9,9 +9,10 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/common';
-import type { ChannelActivities, HeartbeatActivities, ToolCall } from '../activities/contract.js';
+import type { ChannelActivities, HeartbeatActivities } from '../activities/contract.js';
 import { LLM_OPTIONS, STORAGE_OPTIONS, TOOL_OPTIONS } from './activity-options.js';
 import { channelWorkflowId } from './channel-contract.js';
+import { endsTurn, replyTextOf } from './turn-tools.js';
 import {
   HEARTBEAT_OK,
   HEARTBEAT_PLATFORM,
@@ -49,8 +50,6 @@ const delivery = proxyActivities<HeartbeatActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 3 },
 });
-
-const TERMINAL_TOOLS = new Set(['reply', 'skip']);
 
 export async function heartbeatWorkflow(input: HeartbeatWorkflowInput): Promise<HeartbeatRunResult> {
   const hb = input.definition;
@@ -121,7 +120,7 @@ async function runHeartbeat(
     await Promise.all(
       result.toolCalls.map((call, idx) => tools.runTool.executeWithOptions({ summary: `tool ${call.name}` }, [{ channelId, turnSeq: 1, step, agentId: hb.agentId, idx, call }])),
     );
-    if (result.toolCalls.every((c) => TERMINAL_TOOLS.has(c.name) && (c.name !== 'reply' || replyTextOf(c) !== undefined))) break;
+    if (endsTurn(result.toolCalls)) break;
   }
   const text = outputs.filter((t) => t !== HEARTBEAT_OK).join('\n\n').trim();
   if (skipped || !text) {
@@ -152,8 +151,3 @@ function promptFor(id: string, prompt: string): string {
   return `${prompt}\n\n(Scheduled heartbeat "${id}". If there is nothing worth reporting, answer with exactly ${HEARTBEAT_OK}.)`;
 }
 
-function replyTextOf(call: ToolCall): string | undefined {
-  if (call.name !== 'reply') return undefined;
-  const text = call.input.text;
-  return typeof text === 'string' && text.trim() ? text : undefined;
-}

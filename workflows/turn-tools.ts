@@ -1,0 +1,21 @@
+import type { ToolCall } from '../activities/contract.js';
+
+/**
+ * How a turn reads the model's tool calls, shared by every workflow that runs turns (channels,
+ * heartbeats): pure functions, so both replay the same way.
+ */
+
+/** Tools after which the turn ends without another LLM call, when they are all the model asked for. */
+const TERMINAL_TOOLS = new Set(['reply', 'skip']);
+
+/** The text of a well-formed `reply` call; anything else goes to the tool activity, which explains the error. */
+export function replyTextOf(call: ToolCall): string | undefined {
+  if (call.name !== 'reply') return undefined;
+  const text = call.input.text;
+  return typeof text === 'string' && text.trim() ? text : undefined;
+}
+
+/** True when every call was a well-formed reply or a skip: the turn is over. */
+export function endsTurn(calls: ToolCall[]): boolean {
+  return calls.every((c) => TERMINAL_TOOLS.has(c.name) && (c.name !== 'reply' || replyTextOf(c) !== undefined));
+}
