@@ -74,6 +74,11 @@ export const statusQuery = defineQuery<ChannelStatus>('status');
 
 export const MAX_MESSAGE_CHARS = 32_000;
 
+/** Conversation and message ids as callers give them: what fits a workflow id and a URL path segment. */
+export const EXTERNAL_ID_PATTERN = /^[A-Za-z0-9._:@-]{1,200}$/;
+/** The rule behind EXTERNAL_ID_PATTERN, for validation messages ("conversation ids " + this). */
+export const EXTERNAL_ID_RULE = 'use letters, digits and . _ : @ - (at most 200)';
+
 export function channelWorkflowId(key: ChannelKey): string {
   return `channel:${key.agentId}:${key.platform}:${key.conversationId}`;
 }

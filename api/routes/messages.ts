@@ -6,7 +6,7 @@ import { WEBHOOK_PLATFORM } from '../../adapters/webhook.js';
 import { temporalUiLink } from '../../lib/channel/channel-client.js';
 import { findAgent } from '../../lib/config/load.js';
 import type { MessagesTable } from '../../lib/db/schema.js';
-import { channelWorkflowId, MAX_MESSAGE_CHARS, type ReplyRecord } from '../../workflows/channel-contract.js';
+import { channelWorkflowId, EXTERNAL_ID_PATTERN, EXTERNAL_ID_RULE, MAX_MESSAGE_CHARS, type ReplyRecord } from '../../workflows/channel-contract.js';
 import type { ApiContext } from '../context.js';
 import { sendError, sendValidationError } from '../http-errors.js';
 
@@ -14,18 +14,17 @@ import { sendError, sendValidationError } from '../http-errors.js';
 export const MAX_WAIT_MS = 120_000;
 const DEFAULT_WAIT_MS = 60_000;
 
-const idPattern = /^[A-Za-z0-9._:@-]{1,200}$/;
 
 const paramsSchema = z.object({
   agent: z.string(),
-  conversation: z.string().regex(idPattern, 'conversation ids use letters, digits and . _ : @ - (at most 200)'),
+  conversation: z.string().regex(EXTERNAL_ID_PATTERN, `conversation ids ${EXTERNAL_ID_RULE}`),
 });
 
 const postBodySchema = z
   .object({
     text: z.string().trim().min(1, 'must not be empty').max(MAX_MESSAGE_CHARS, `must be at most ${MAX_MESSAGE_CHARS} characters`),
     sender: z.object({ id: z.string().min(1).max(200), name: z.string().max(200).optional() }).strict().optional(),
-    messageId: z.string().regex(idPattern, 'message ids use letters, digits and . _ : @ - (at most 200)').optional(),
+    messageId: z.string().regex(EXTERNAL_ID_PATTERN, `message ids ${EXTERNAL_ID_RULE}`).optional(),
     wait: z.union([z.boolean(), z.number().int().min(0).max(MAX_WAIT_MS)]).optional(),
   })
   .strict();

@@ -3,18 +3,17 @@ import { z } from 'zod';
 import { listRuns } from '../../lib/runs/list.js';
 import { parseRunStatus, RUN_STATUSES } from '../../lib/runs/query.js';
 import { getRunDetail } from '../../lib/runs/run-detail.js';
+import { EXTERNAL_ID_PATTERN, EXTERNAL_ID_RULE } from '../../workflows/channel-contract.js';
 import { replayRunInChildProcess } from '../../lib/replay/replay-process.js';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { ApiContext } from '../context.js';
 import { sendError, sendValidationError } from '../http-errors.js';
 
-const idPattern = /^[A-Za-z0-9._:@-]{1,200}$/;
-const idMessage = 'use letters, digits and . _ : @ - (at most 200)';
 
 const listQuerySchema = z
   .object({
-    agent: z.string().regex(idPattern, idMessage).optional(),
-    conversation: z.string().regex(idPattern, idMessage).optional(),
+    agent: z.string().regex(EXTERNAL_ID_PATTERN, EXTERNAL_ID_RULE).optional(),
+    conversation: z.string().regex(EXTERNAL_ID_PATTERN, EXTERNAL_ID_RULE).optional(),
     type: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, 'a process (e.g. channel) or workflow type (e.g. channelWorkflow)').optional(),
     status: z
       .string()

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { HEARTBEAT_OVERLAPS, type HeartbeatDefinition, type HeartbeatSource } from '../../workflows/heartbeat-contract.js';
 import { HHMM, isValidTimeZone, systemTimeZone } from './active-hours.js';
+import { EXTERNAL_ID_PATTERN, EXTERNAL_ID_RULE } from '../../workflows/channel-contract.js';
 
 /** Limits shared by the config file, the API and the `cron` tool. */
 export const MAX_HEARTBEAT_PROMPT_CHARS = 10_000;
@@ -9,7 +10,6 @@ export const DEFAULT_HEARTBEAT_TIMEOUT_SECONDS = 25 * 60;
 export const DEFAULT_MAX_HEARTBEATS_PER_AGENT = 20;
 
 export const heartbeatIdSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, "-" and "_", at most 63');
-const convId = /^[A-Za-z0-9._:@-]{1,200}$/;
 
 export const targetSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('log') }).strict(),
@@ -17,7 +17,7 @@ export const targetSchema = z.discriminatedUnion('kind', [
     .object({
       kind: z.literal('channel'),
       platform: z.string().regex(/^[a-z][a-z0-9_-]{0,30}$/, 'a platform name, e.g. "webhook"').default('webhook'),
-      conversation: z.string().regex(convId, 'conversation ids use letters, digits and . _ : @ - (at most 200)'),
+      conversation: z.string().regex(EXTERNAL_ID_PATTERN, `conversation ids ${EXTERNAL_ID_RULE}`),
     })
     .strict(),
   z.object({ kind: z.literal('webhook'), url: z.url({ protocol: /^https?$/ }) }).strict(),
