@@ -5,7 +5,7 @@ import type { ActivityDeps } from './deps.js';
 import { findAgent } from '../lib/config/load.js';
 import { formatModelRef } from '../lib/config/types.js';
 import { loadContext, putEntry } from '../lib/channel/context-store.js';
-import { checkBudget, takeBudgetWarning } from '../lib/costs/budget.js';
+import { budgetLimits, checkBudget, takeBudgetWarning } from '../lib/costs/budget.js';
 import { recordLlmCall } from '../lib/costs/ledger.js';
 import { CooldownRegistry } from '../lib/llm/cooldowns.js';
 import { type LlmError, scrubSecrets, toLlmError, userFacingMessage } from '../lib/llm/errors.js';
@@ -46,11 +46,16 @@ export function makeCallModel(deps: ActivityDeps) {
     const started = Date.now();
     const route = resolveModels(deps.config, { agent, process: 'channel' });
     if (route.skipped.length) deps.logger.debug({ agent: agent.id, skipped: route.skipped }, 'fallbacks left out as more expensive');
-    // The hard stop: at a cap no LLM call is made, and the turn ends with the budget sentence.
-    const budget = await checkBudget(deps.db, deps.config, agent.id);
-    if (!budget.allowed && budget.message) {
-      deps.logger.warn({ agent: agent.id, exceeded: budget.exceeded }, 'LLM call refused: budget reached');
-      throw ApplicationFailure.create({ type: `${LLM_FAILURE_TYPE_PREFIX}budget`, message: budget.message, nonRetryable: true, details: [budget.message, []] });
+    // The hard stop: at a cap no LLM call is made, and the turn ends with the budget sentence. An
+    // agent without caps skips the spending query, which would otherwise run on every LLM call.
+    const limits = budgetLimits(deps.config, agent.id);
+    const hasCaps = limits.dailyUsd !== undefined || limits.monthlyUsd !== undefined;
+    if (hasCaps) {
+      const budget = await checkBudget(deps.db, deps.config, agent.id);
+      if (!budget.allowed && budget.message) {
+        deps.logger.warn({ agent: agent.id, exceeded: budget.exceeded }, 'LLM call refused: budget reached');
+        throw ApplicationFailure.create({ type: `${LLM_FAILURE_TYPE_PREFIX}budget`, message: budget.message, nonRetryable: true, details: [budget.message, []] });
+      }
     }
     // Outside the provider error handling below: a database or prompt-file failure is ours, retried
     // as it is, and must never reach the user dressed up as a language model error.
@@ -108,7 +113,7 @@ export function makeCallModel(deps: ActivityDeps) {
       stopReason: result.stopReason,
     });
     if (cost.pricedByDefault) warnPricedByDefault(deps, formatModelRef(model));
-    const hasCaps = budget.limits.dailyUsd !== undefined || budget.limits.monthlyUsd !== undefined;
+    // Checked again after this call's cost is in the ledger: it may be the one that crosses the warning.
     const notice = hasCaps ? await takeBudgetWarning(deps.db, await checkBudget(deps.db, deps.config, agent.id), position) : undefined;
     return {
       text: result.text,
