@@ -16,6 +16,12 @@ export interface ToolContext {
   agentId: string;
   channelId: string;
   signal: AbortSignal;
+  /** The agent's workspace directory: file tools and the shell are confined to it (worker tools). */
+  workspace?: string;
+  /** Reports liveness to Temporal while a long tool runs, so cancellation reaches it (activity heartbeat). */
+  heartbeat?: (details?: unknown) => void;
+  /** How the shell tool isolates commands: `bwrap` runs them in bubblewrap (`[tools] sandbox`). */
+  sandbox?: 'none' | 'bwrap';
 }
 
 export function defineTool<S extends z.ZodType>(tool: Tool<S>): Tool<S> {

@@ -1,0 +1,278 @@
+import { spawn } from 'node:child_process';
+import { constants } from 'node:fs';
+import { access, lstat, readlink } from 'node:fs/promises';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as delay } from 'node:timers/promises';
+import { z } from 'zod';
+import { defineTool } from '../tool.js';
+import { ensureWorkspace } from './confine.js';
+import { workspaceOf } from './file-tools.js';
+import { CappedOutput, MAX_TOOL_OUTPUT_BYTES } from './output-cap.js';
+import { groupHasLiveMembers, signalGroup } from './process-group.js';
+
+/**
+ * The workers' `shell` tool: `bash -c` in the agent's workspace, in a process group of its own so that a
+ * timeout or a cancellation stops the command together with everything it started. Optionally inside
+ * bubblewrap, where only the workspace is writable.
+ */
+
+export const DEFAULT_SHELL_TIMEOUT_SECONDS = 60;
+export const MAX_SHELL_TIMEOUT_SECONDS = 1800;
+/** Between SIGTERM to the group and SIGKILL: time for commands to clean up. */
+export const KILL_GRACE_MS = 2000;
+/** How often a running command reports liveness; well inside any sensible activity heartbeat timeout. */
+export const SHELL_HEARTBEAT_INTERVAL_MS = 5000;
+
+/** How often a stopping process group is checked for being gone. */
+const GROUP_POLL_MS = 25;
+/** Room for the status line after the output, within the output cap. */
+const STATUS_RESERVE_BYTES = 320;
+
+export type SandboxMode = 'none' | 'bwrap';
+
+/** bwrap was asked for (`[tools] sandbox = "bwrap"`) but is not installed. */
+export class SandboxUnavailableError extends Error {
+  override name = 'SandboxUnavailableError';
+  constructor() {
+    super('the shell sandbox is set to "bwrap" but bubblewrap is not installed; install it (apt-get install -y bubblewrap) or set [tools] sandbox = "none"');
+  }
+}
+
+export interface ShellRunOptions {
+  command: string;
+  /** Working directory and HOME; with bwrap the only writable path. Created when missing. */
+  workspace: string;
+  timeoutMs: number;
+  signal?: AbortSignal;
+  sandbox?: SandboxMode;
+  /** With bwrap: no network inside the sandbox. */
+  unshareNet?: boolean;
+  heartbeat?: (details?: unknown) => void;
+  heartbeatIntervalMs?: number;
+  maxOutputBytes?: number;
+  killGraceMs?: number;
+}
+
+export interface ShellResult {
+  /** stdout and stderr interleaved as they came, capped with a note. */
+  output: string;
+  totalOutputBytes: number;
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  durationMs: number;
+  outcome: 'exited' | 'timed_out' | 'cancelled';
+}
+
+/** Runs one command to its end, its timeout or its cancellation; never leaves its process group behind. */
+export async function runShellCommand(options: ShellRunOptions): Promise<ShellResult> {
+  const workspace = await ensureWorkspace(options.workspace);
+  const started = performance.now();
+  if (options.signal?.aborted) {
+    return { output: '', totalOutputBytes: 0, exitCode: null, signal: null, durationMs: 0, outcome: 'cancelled' };
+  }
+  const [file, args] = await commandLine(options, workspace);
+  const env: NodeJS.ProcessEnv = {
+    // Nothing else from the worker's environment: it holds provider keys and database URLs.
+    PATH: process.env.PATH || '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    HOME: workspace,
+    LANG: process.env.LANG || 'C.UTF-8',
+  };
+  const grace = options.killGraceMs ?? KILL_GRACE_MS;
+  // The status line formatShellResult adds must fit in the same budget.
+  const output = new CappedOutput(Math.max(1024, (options.maxOutputBytes ?? MAX_TOOL_OUTPUT_BYTES) - STATUS_RESERVE_BYTES));
+
+  return new Promise<ShellResult>((resolve, reject) => {
+    const child = spawn(file, args, { cwd: workspace, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const pgid = child.pid;
+    let outcome: ShellResult['outcome'] = 'exited';
+    let terminating = false;
+    let killed = false;
+    let escalationTimer: NodeJS.Timeout | undefined;
+
+    const signal = (sig: NodeJS.Signals): boolean => pgid !== undefined && signalGroup(pgid, sig);
+    const terminate = (why?: 'timed_out' | 'cancelled') => {
+      if (why && outcome === 'exited') outcome = why;
+      if (terminating) return;
+      terminating = true;
+      if (!signal('SIGTERM')) return;
+      escalationTimer = setTimeout(() => {
+        killed = true;
+        signal('SIGKILL');
+      }, grace);
+    };
+    /**
+     * Waits until the group is gone or has been sent SIGKILL: processes that closed their output but
+     * ignore SIGTERM still get killed before we report.
+     */
+    const groupSettled = async () => {
+      while (pgid !== undefined && escalationTimer && !killed && (await groupHasLiveMembers(pgid))) await delay(GROUP_POLL_MS);
+      clearTimeout(escalationTimer);
+    };
+
+    const timeout = setTimeout(() => terminate('timed_out'), options.timeoutMs);
+    const onAbort = () => terminate('cancelled');
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const beat = () => {
+      try {
+        options.heartbeat?.({ elapsedMs: Math.round(performance.now() - started), outputBytes: output.totalBytes });
+      } catch {
+        // A failing heartbeat must not take the command down; cancellation arrives through the signal.
+      }
+    };
+    const heartbeats = options.heartbeat ? setInterval(beat, options.heartbeatIntervalMs ?? SHELL_HEARTBEAT_INTERVAL_MS) : undefined;
+    if (options.heartbeat) beat();
+    const stopTimers = () => {
+      clearTimeout(timeout);
+      if (heartbeats) clearInterval(heartbeats);
+      options.signal?.removeEventListener('abort', onAbort);
+    };
+
+    child.stdout.on('data', (chunk: Buffer) => output.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => output.push(chunk));
+    child.on('error', (err) => {
+      stopTimers();
+      clearTimeout(escalationTimer);
+      signal('SIGKILL');
+      reject(new Error(`could not start the shell (${file}): ${err.message}`));
+    });
+    // The leader is gone; background jobs it left would hold the output pipes open (and outlive the
+    // command), so the rest of its group is stopped as well.
+    child.on('exit', () => terminate());
+    child.on('close', (code, sig) => {
+      stopTimers();
+      const finish = () =>
+        resolve({
+          output: output.text(),
+          totalOutputBytes: output.totalBytes,
+          exitCode: code,
+          signal: sig,
+          durationMs: Math.round(performance.now() - started),
+          outcome,
+        });
+      // groupHasLiveMembers handles its own I/O errors; the catch only guards against the unforeseen.
+      void groupSettled()
+        .catch(() => undefined)
+        .then(finish);
+    });
+  });
+}
+
+async function commandLine(options: ShellRunOptions, workspace: string): Promise<[string, string[]]> {
+  if ((options.sandbox ?? 'none') === 'none') return ['bash', ['-c', options.command]];
+  const bwrap = await findBwrap();
+  if (!bwrap) throw new SandboxUnavailableError();
+  return [bwrap, await bwrapArgs(workspace, options.command, options.unshareNet ?? false)];
+}
+
+/** System directories visible read-only inside the sandbox (symlinks such as /bin -> usr/bin kept as links). */
+const SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/etc'];
+
+/**
+ * bubblewrap arguments: the system read-only, a private /tmp, /proc and /dev, the workspace read-write
+ * at its own path (bound after /tmp, so a workspace below /tmp stays visible), its own PID namespace
+ * (killing bwrap ends everything inside), and no network when asked.
+ */
+export async function bwrapArgs(workspace: string, command: string, unshareNet: boolean): Promise<string[]> {
+  const args = ['--die-with-parent', '--unshare-pid', '--unshare-ipc', '--unshare-uts'];
+  if (unshareNet) args.push('--unshare-net');
+  for (const dir of SYSTEM_DIRS) {
+    const info = await lstat(dir).catch(() => undefined);
+    if (!info) continue;
+    if (info.isSymbolicLink()) args.push('--symlink', await readlink(dir), dir);
+    else if (info.isDirectory()) args.push('--ro-bind', dir, dir);
+  }
+  args.push('--tmpfs', '/tmp', '--proc', '/proc', '--dev', '/dev');
+  args.push('--bind', workspace, workspace, '--chdir', workspace);
+  args.push('--', 'bash', '-c', command);
+  return args;
+}
+
+/** The bwrap executable on the worker's PATH, if installed. */
+export async function findBwrap(searchPath: string = process.env.PATH ?? ''): Promise<string | undefined> {
+  for (const dir of searchPath.split(path.delimiter).filter(Boolean)) {
+    const candidate = path.join(dir, 'bwrap');
+    if (await access(candidate, constants.X_OK).then(() => true, () => false)) return candidate;
+  }
+  return undefined;
+}
+
+/** What the model sees: the output, then one line with how the command ended and how long it took. */
+export function formatShellResult(result: ShellResult, timeoutSeconds: number): string {
+  const took = `${(result.durationMs / 1000).toFixed(1)} s`;
+  let status: string;
+  if (result.outcome === 'timed_out') {
+    status = `[timed out after ${timeoutSeconds} s: the command and its process group were killed · ${took}; rerun with a larger timeout_seconds (at most ${MAX_SHELL_TIMEOUT_SECONDS}) or split the work]`;
+  } else if (result.outcome === 'cancelled') {
+    status = `[cancelled: the command and its process group were killed · ${took}]`;
+  } else if (result.exitCode !== null) {
+    status = `[exit code ${result.exitCode} · ${took}]`;
+  } else {
+    status = `[killed by signal ${result.signal ?? 'unknown'} · ${took}]`;
+  }
+  const text = result.output.replace(/\n$/, '');
+  return `${text || '(no output)'}\n${status}`;
+}
+
+export const shellInput = z
+  .object({
+    command: z.string().min(1).max(100_000).describe('The bash command line to run, e.g. "ls -la && git status".'),
+    timeout_seconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_SHELL_TIMEOUT_SECONDS)
+      .optional()
+      .describe(`Kill the command after this many seconds (default ${DEFAULT_SHELL_TIMEOUT_SECONDS}, at most ${MAX_SHELL_TIMEOUT_SECONDS}).`),
+  })
+  .strict();
+
+export interface ShellToolOptions {
+  /** `[tools] shell_timeout_seconds`. */
+  defaultTimeoutSeconds?: number;
+  /** `[tools] max_output_bytes`. */
+  maxOutputBytes?: number;
+  /** `[tools] sandbox`, unless the tool context says otherwise. */
+  sandbox?: SandboxMode;
+  unshareNet?: boolean;
+  heartbeatIntervalMs?: number;
+}
+
+export function makeShellTool(options: ShellToolOptions = {}) {
+  const defaultTimeout = options.defaultTimeoutSeconds ?? DEFAULT_SHELL_TIMEOUT_SECONDS;
+  return defineTool({
+    name: 'shell',
+    description:
+      'Run a bash command in your workspace (the working directory and HOME). stdout and stderr come back together, ' +
+      `with the exit code and duration; long output is cut. The command is killed after timeout_seconds (default ${defaultTimeout}); ` +
+      'background processes it starts are stopped when it ends.',
+    input: shellInput,
+    async run(input, context) {
+      const timeoutSeconds = input.timeout_seconds ?? defaultTimeout;
+      const result = await runShellCommand({
+        command: input.command,
+        workspace: workspaceOf(context),
+        timeoutMs: timeoutSeconds * 1000,
+        signal: context.signal,
+        sandbox: context.sandbox ?? options.sandbox ?? 'none',
+        unshareNet: options.unshareNet,
+        heartbeat: context.heartbeat,
+        heartbeatIntervalMs: options.heartbeatIntervalMs,
+        maxOutputBytes: options.maxOutputBytes,
+      });
+      // A cancelled activity must end as cancelled, not with a result: rethrow the signal's reason
+      // (Temporal's CancelledFailure), or an AbortError, which the SDK also reports as a cancellation.
+      if (result.outcome === 'cancelled') throw cancellationError(context.signal);
+      return formatShellResult(result, timeoutSeconds);
+    },
+  });
+}
+
+function cancellationError(signal: AbortSignal): Error {
+  if (signal.reason instanceof Error) return signal.reason;
+  const err = new Error('the shell command was cancelled; it and its process group were killed');
+  err.name = 'AbortError';
+  return err;
+}
+
+export const shellTool = makeShellTool();

@@ -1,0 +1,36 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError, loadConfig } from '../../lib/config/load.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'spacebot-tools-config-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function load(toml: string) {
+  writeFileSync(path.join(dir, 'spacebot.toml'), toml);
+  return loadConfig({ cwd: dir, env: { SPACEBOT_DATA_DIR: path.join(dir, 'data') } });
+}
+
+describe('[tools] config', () => {
+  it('defaults to no sandbox, a 60 s shell timeout and a 50 KB output cap', () => {
+    expect(load('').tools).toEqual({ sandbox: 'none', shellTimeoutSeconds: 60, maxOutputBytes: 51_200 });
+  });
+
+  it('reads the section', () => {
+    expect(load('[tools]\nsandbox = "bwrap"\nshell_timeout_seconds = 300\nmax_output_bytes = 20000\n').tools).toEqual({
+      sandbox: 'bwrap',
+      shellTimeoutSeconds: 300,
+      maxOutputBytes: 20_000,
+    });
+  });
+
+  it('names the key of a wrong value or an unknown key', () => {
+    expect(() => load('[tools]\nsandbox = "docker"\n')).toThrow(ConfigError);
+    expect(() => load('[tools]\nsandbox = "docker"\n')).toThrow(/"tools\.sandbox"/);
+    expect(() => load('[tools]\nshell_timeout_seconds = 4000\n')).toThrow(/"tools\.shell_timeout_seconds"/);
+    expect(() => load('[tools]\nsandbx = "bwrap"\n')).toThrow(/unknown key "tools\.sandbx"/);
+  });
+});
