@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { ChatMessage, ContentPart, ToolResultPart } from '../llm/types.js';
+import { latestSummary, summaryMessage } from '../compaction/summaries.js';
 
 /**
  * A channel's LLM context lives in Postgres, addressed by the workflow's position: (turn, step, idx).
@@ -27,19 +28,24 @@ export async function putEntry(db: Kysely<Database>, at: EntryPosition, role: En
     .execute();
 }
 
-/** The context an LLM call at (turnSeq, step) sees: the last `historyTurns` turns up to its position. */
+/**
+ * The context an LLM call at (turnSeq, step) sees: the latest compaction summary of turns before it (if
+ * any, see lib/compaction/), then the raw turns after that summary, at most the last `historyTurns`
+ * turns, up to its position.
+ */
 export async function loadContext(db: Kysely<Database>, channelId: string, turnSeq: number, step: number, historyTurns: number): Promise<ChatMessage[]> {
+  const summary = await latestSummary(db, channelId, turnSeq);
   const rows = await db
     .selectFrom('context_entries')
     .select(['turn_seq', 'step', 'idx', 'role', 'content'])
     .where('channel_id', '=', channelId)
-    .where('turn_seq', '>', turnSeq - historyTurns)
+    .where('turn_seq', '>', summary ? Math.max(turnSeq - historyTurns, summary.throughTurn) : turnSeq - historyTurns)
     .where(sql<boolean>`(turn_seq, step) < (${turnSeq}, ${step})`)
     .orderBy('turn_seq')
     .orderBy('step')
     .orderBy('idx')
     .execute();
-  const messages: ChatMessage[] = [];
+  const messages: ChatMessage[] = summary ? [summaryMessage(summary)] : [];
   for (const row of rows) {
     const content = row.content as ChatMessage | ToolResultPart;
     if (row.role === 'tool') messages.push({ role: 'user', parts: [content as ToolResultPart] });
