@@ -2,7 +2,7 @@ import { formatModelRef, type ModelRef } from '../config/types.js';
 import type { CooldownRegistry } from './cooldowns.js';
 import { LlmError, fallsBack, toLlmError } from './errors.js';
 import type { ProviderRegistry } from './registry.js';
-import type { CompletionRequest, CompletionResult } from './types.js';
+import type { CompletionRequest, CompletionResult, StreamDelta } from './types.js';
 
 /** The result of trying one model of a chain, as shown in heartbeats and activity results. */
 export interface AttemptRecord {
@@ -35,6 +35,17 @@ export interface FallbackOptions {
   deadline?: number;
   /** Called after every attempt, e.g. to heartbeat the records so far. */
   onAttempt?: (attempts: AttemptRecord[]) => void;
+  /**
+   * Before an attempt that follows one which already streamed something (`request.onDelta` was
+   * called): whatever the consumer showed is void, and the next model starts from scratch.
+   */
+  onReset?: (reason: string) => void;
+  /**
+   * The whole call's budget across activity retries (`[routing] total_timeout_ms`, counted from the
+   * first attempt's schedule time). Past it the chain fails for good with a sentence for the user,
+   * and a retry that could only start after it is not asked for.
+   */
+  total?: { deadline: number; timeoutMs: number };
   now?: () => number;
 }
 
@@ -83,6 +94,17 @@ export async function completeWithFallback(opts: FallbackOptions): Promise<Fallb
     attempts.push(a);
     opts.onAttempt?.(attempts);
   };
+  const consumer = opts.request.onDelta;
+  /** Whether the consumer has seen anything since the last reset. */
+  let streamed = false;
+  const onDelta = consumer
+    ? (delta: StreamDelta) => {
+        streamed = true;
+        consumer(delta);
+      }
+    : undefined;
+  const deadline = Math.min(opts.deadline ?? Infinity, opts.total?.deadline ?? Infinity);
+  const expired = () => opts.total !== undefined && now() >= opts.total.deadline;
 
   for (const ref of opts.chain) {
     const key = formatModelRef(ref);
@@ -101,15 +123,20 @@ export async function completeWithFallback(opts: FallbackOptions): Promise<Fallb
       continue;
     }
     const configured = opts.providers.settings(ref.provider)?.timeoutMs ?? opts.attemptTimeoutMs;
-    const left = opts.deadline === undefined ? Infinity : opts.deadline - now();
+    if (expired()) break;
+    const left = deadline - now();
     if (left < MIN_ATTEMPT_MS) {
       lastError ??= new LlmError('timeout', `no time left in this attempt to call ${key}`);
       transient = true;
       break;
     }
+    if (streamed) {
+      streamed = false;
+      opts.onReset?.(`${attempts.at(-1)?.model ?? 'the previous model'} failed after it had started to answer; ${key} answers instead`);
+    }
     const started = now();
     try {
-      const result = await provider.complete({ ...opts.request, model: ref.model, timeoutMs: Math.min(configured, left) });
+      const result = await provider.complete({ ...opts.request, onDelta, model: ref.model, timeoutMs: Math.min(configured, left) });
       const latencyMs = now() - started;
       const tokens = { inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens };
       if (!result.text.trim() && result.toolCalls.length === 0) {
@@ -132,11 +159,22 @@ export async function completeWithFallback(opts: FallbackOptions): Promise<Fallb
   }
 
   if (empty) return empty;
+  if (expired() && opts.total) {
+    const last = lastError ? ` (last error: ${lastError.message})` : '';
+    const error = new LlmError('timeout', `no model answered within ${Math.round(opts.total.timeoutMs / 1000)} s of trying${last}`);
+    throw new ChainFailure(error, attempts, true);
+  }
   const recoveries = opts.chain.map((ref) => opts.cooldowns.remainingMs(formatModelRef(ref))).filter((ms) => ms > 0);
   if (!lastError && recoveries.length === 0 && notConfigured) throw new ChainFailure(notConfigured, attempts, true);
   const earliest = recoveries.length ? Math.min(...recoveries) : undefined;
   const error =
     lastError ??
     new LlmError('rate_limit', `every model (${opts.chain.map(formatModelRef).join(', ')}) is cooling down after rate limits`, 429, earliest);
+  // A retry that could only start after the total budget would just fail then: tell the user now.
+  const retryAt = !transient && earliest !== undefined ? now() + earliest : undefined;
+  if (opts.total && retryAt !== undefined && retryAt >= opts.total.deadline) {
+    const tooLate = new LlmError('timeout', `no model answered within ${Math.round(opts.total.timeoutMs / 1000)} s of trying (last error: ${error.message})`);
+    throw new ChainFailure(tooLate, attempts, true);
+  }
   throw new ChainFailure(error, attempts, false, transient ? undefined : earliest);
 }

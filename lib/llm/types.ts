@@ -45,13 +45,31 @@ export interface Usage {
 export interface CompletionRequest {
   model: string;
   system: string;
+  /**
+   * Context that changes now and then (the agent's rendered memories): sent after the stable system
+   * prompt, outside its cache breakpoint, so a change here leaves the cached prefix intact.
+   */
+  systemContext?: string;
   messages: ChatMessage[];
   tools: ToolDefinition[];
   maxOutputTokens: number;
   signal?: AbortSignal;
   /** Overrides the client's timeout for this request. */
   timeoutMs?: number;
+  /**
+   * When set, the provider streams the response (SSE) and reports what arrives, in order; the
+   * returned CompletionResult is the same as without streaming.
+   */
+  onDelta?: (delta: StreamDelta) => void;
 }
+
+/**
+ * A piece of a response as it streams in: answer text, or a fragment of a tool call's JSON
+ * arguments (`callId` is the provider's tool call id, known from the call's first fragment).
+ */
+export type StreamDelta =
+  | { type: 'text'; text: string }
+  | { type: 'tool_input'; callId: string; name: string; partialJson: string };
 
 export type StopReason = 'end_turn' | 'tool_use' | 'max_tokens' | 'other';
 

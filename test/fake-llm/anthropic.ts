@@ -9,6 +9,7 @@ import {
   asString,
   endResponse,
   isRecord,
+  pause,
   randomId,
   sendJson,
   splitEven,
@@ -167,24 +168,25 @@ function startedBlock(block: WireBlock): WireBlock {
   return block.type === 'text' ? { ...block, text: '' } : { ...block, input: {} };
 }
 
-function streamBlock(res: ServerResponse, block: WireBlock, index: number): void {
+async function streamBlock(res: ServerResponse, block: WireBlock, index: number, reply: ResolvedReply, ctx: RenderContext): Promise<void> {
   writeSse(res, { type: 'content_block_start', index, content_block: startedBlock(block) }, 'content_block_start');
   // The API interleaves keep-alive pings; clients must skip them.
   if (index === 0) writeSse(res, { type: 'ping' }, 'ping');
   for (const delta of blockDeltas(block)) {
+    await pause(reply.chunkDelayMs, ctx.signal);
     writeSse(res, { type: 'content_block_delta', index, delta }, 'content_block_delta');
   }
   writeSse(res, { type: 'content_block_stop', index }, 'content_block_stop');
 }
 
-function streamMessage(res: ServerResponse, reply: ResolvedReply, ctx: RenderContext): void {
+async function streamMessage(res: ServerResponse, reply: ResolvedReply, ctx: RenderContext): Promise<void> {
   startSse(res, { 'request-id': ctx.requestId });
   // message_start reports the input side; output_tokens is only final in message_delta.
   const message = { ...messageEnvelope(reply, randomId('msg_01', 22)), usage: wireUsage(reply, 1) };
   writeSse(res, { type: 'message_start', message }, 'message_start');
   const blocks = contentBlocks(reply);
   if (blocks.length === 0) writeSse(res, { type: 'ping' }, 'ping');
-  blocks.forEach((block, index) => streamBlock(res, block, index));
+  for (const [index, block] of blocks.entries()) await streamBlock(res, block, index, reply, ctx);
   const { input, cacheRead, cacheWrite, output } = reply.usage;
   writeSse(
     res,
@@ -243,13 +245,15 @@ function streamError(res: ServerResponse, fault: FaultStep, ctx: RenderContext):
     toolCalls: [],
     stopReason: 'end_turn',
     usage: { input: 1, output: 1, cacheRead: 0, cacheWrite: 0 },
+    chunkDelayMs: 0,
   };
   const message = { ...messageEnvelope(reply, randomId('msg_01', 22)), usage: wireUsage(reply, 1) };
   writeSse(res, { type: 'message_start', message }, 'message_start');
   const block = { type: 'text', text: '', citations: null };
   writeSse(res, { type: 'content_block_start', index: 0, content_block: block }, 'content_block_start');
-  const delta = { type: 'text_delta', text: 'partial' };
-  writeSse(res, { type: 'content_block_delta', index: 0, delta }, 'content_block_delta');
+  for (const text of wordChunks(fault.partialText ?? 'partial')) {
+    writeSse(res, { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } }, 'content_block_delta');
+  }
   writeSse(res, errorBody('overloaded_error', fault.message ?? 'Overloaded', ctx.requestId), 'error');
   endResponse(res);
 }

@@ -10,6 +10,7 @@ import {
   endResponse,
   isRecord,
   parseJsonObject,
+  pause,
   randomId,
   sendJson,
   splitEven,
@@ -164,7 +165,7 @@ function toolCallDeltas(call: WireToolCall, index: number): JsonObject[] {
   return [head, ...fragments].map((toolCall) => ({ tool_calls: [toolCall] }));
 }
 
-function streamCompletion(res: ServerResponse, reply: ResolvedReply, ctx: RenderContext): void {
+async function streamCompletion(res: ServerResponse, reply: ResolvedReply, ctx: RenderContext): Promise<void> {
   startSse(res, { 'x-request-id': ctx.requestId });
   const chunk = chunkFactory(reply, ctx);
   const deltas: JsonObject[] = [
@@ -172,7 +173,10 @@ function streamCompletion(res: ServerResponse, reply: ResolvedReply, ctx: Render
     ...wordChunks(reply.text ?? '').map((content) => ({ content })),
     ...wireToolCalls(reply).flatMap(toolCallDeltas),
   ];
-  for (const delta of deltas) writeSse(res, chunk([deltaChoice(delta)]));
+  for (const [i, delta] of deltas.entries()) {
+    if (i > 0) await pause(reply.chunkDelayMs, ctx.signal);
+    writeSse(res, chunk([deltaChoice(delta)]));
+  }
   writeSse(res, chunk([deltaChoice({}, FINISH_REASONS[reply.stopReason])]));
   // The usage chunk has no choices at all, which naive clients trip over.
   if (includeUsage(ctx.body)) writeSse(res, { ...chunk([]), usage: wireUsage(reply) });
@@ -241,7 +245,7 @@ function streamError(res: ServerResponse, fault: FaultStep, ctx: RenderContext):
   const model = asString(ctx.body['model']) ?? '';
   const base = envelope(model, 'chat.completion.chunk', randomId('chatcmpl-', 29));
   writeSse(res, { ...base, choices: [deltaChoice({ role: 'assistant', content: '', refusal: null })] });
-  writeSse(res, { ...base, choices: [deltaChoice({ content: 'partial' })] });
+  for (const content of wordChunks(fault.partialText ?? 'partial')) writeSse(res, { ...base, choices: [deltaChoice({ content })] });
   writeSse(res, errorPayload(ERRORS.server_error, fault.message ?? ERRORS.server_error.message(ctx)));
   endResponse(res);
 }

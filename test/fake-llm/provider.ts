@@ -25,6 +25,8 @@ export interface ResolvedReply {
   toolCalls: ScriptToolCall[];
   stopReason: StopReason;
   usage: Required<ScriptUsage>;
+  /** Pause before each streamed content delta (0: none). */
+  chunkDelayMs: number;
 }
 
 /** Faults answered with an HTTP error status; `not_found` covers unknown routes. */
@@ -43,7 +45,7 @@ export interface ProviderAdapter {
   newRequestId(): string;
   toNeutral(body: JsonObject): NeutralRequest;
   reply(res: ServerResponse, reply: ResolvedReply, ctx: RenderContext): void;
-  stream(res: ServerResponse, reply: ResolvedReply, ctx: RenderContext): void;
+  stream(res: ServerResponse, reply: ResolvedReply, ctx: RenderContext): void | Promise<void>;
   streamError(res: ServerResponse, fault: FaultStep, ctx: RenderContext): void;
   malformed(res: ServerResponse, stream: boolean, ctx: RenderContext): void;
   error(kind: HttpErrorKind, fault: Partial<FaultStep>, ctx: RenderContext): ErrorResponse;
@@ -55,6 +57,8 @@ export interface RenderContext {
   body: JsonObject;
   /** Method and path, for error messages that quote the URL. */
   route: string;
+  /** Aborts when the client went away or the server closes: streamed pauses end early. */
+  signal?: AbortSignal;
 }
 
 export function defaultStopReason(step: ReplyStep): StopReason {
@@ -70,6 +74,7 @@ export function resolveReply(step: ReplyStep, req: NeutralRequest): ResolvedRepl
     text: step.text === undefined && toolCalls.length > 0 ? undefined : (step.text ?? ''),
     toolCalls,
     stopReason: step.stopReason ?? defaultStopReason(step),
+    chunkDelayMs: step.chunkDelayMs ?? 0,
     usage: {
       input: step.usage?.input ?? req.estimatedInputTokens,
       // A real model never reports zero output tokens, even for an empty reply.

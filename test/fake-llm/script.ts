@@ -38,6 +38,8 @@ export interface ReplyStep {
   stopReason?: StopReason;
   /** Wait this long before the first byte of the response (latency simulation). */
   delayMs?: number;
+  /** Streamed responses only: wait this long before each content delta, so a client sees them arrive apart. */
+  chunkDelayMs?: number;
 }
 
 export type FaultKind =
@@ -59,6 +61,8 @@ export interface FaultStep {
   retryAfterSeconds?: number;
   /** Overrides the provider's usual error message. */
   message?: string;
+  /** `stream_error` only: the text streamed (word by word) before the error event; defaults to `partial`. */
+  partialText?: string;
 }
 
 export type ScriptStep = ReplyStep | FaultStep;

@@ -160,7 +160,7 @@ class FakeLlmServer implements FakeLlm {
       time: Date.now(),
     };
     const body = isRecord(record.body) ? record.body : {};
-    const ctx: RenderContext = { requestId: adapter.newRequestId(), body, route: `${method} ${url.pathname}` };
+    const ctx: RenderContext = { requestId: adapter.newRequestId(), body, route: `${method} ${url.pathname}`, signal };
     return { res, record, adapter, ctx, signal };
   }
 
@@ -190,7 +190,7 @@ class FakeLlmServer implements FakeLlm {
     await sleep(step.delayMs ?? 0, ex.signal);
     if (ex.signal.aborted) return;
     const reply = resolveReply(step, neutral);
-    if (neutral.stream) ex.adapter.stream(ex.res, reply, ex.ctx);
+    if (neutral.stream) await ex.adapter.stream(ex.res, reply, ex.ctx);
     else ex.adapter.reply(ex.res, reply, ex.ctx);
   }
 }

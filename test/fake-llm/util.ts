@@ -113,6 +113,11 @@ export function writeSse(res: ServerResponse, data: unknown, event?: string): vo
   res.write(`${event === undefined ? '' : `event: ${event}\n`}data: ${payload}\n\n`);
 }
 
+/** The pause a streamed reply asks for between deltas; none when the request is gone. */
+export function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return signal ? sleep(ms, signal) : sleep(ms, new AbortController().signal);
+}
+
 export function endResponse(res: ServerResponse): void {
   if (!isGone(res)) res.end();
 }

@@ -1,6 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
-import type { ChatMessage, CompletionRequest, CompletionResult, LlmProvider, StopReason, ToolCallPart } from '../types.js';
+import type { ChatMessage, CompletionRequest, CompletionResult, LlmProvider, StopReason, StreamDelta, ToolCallPart } from '../types.js';
 import { toLlmError } from '../errors.js';
+import { attemptTimeout } from './attempt-timeout.js';
 
 /**
  * Anthropic Messages API. The SDK's own retries are off: Temporal's retry policy owns retrying, so
@@ -14,28 +15,75 @@ export class AnthropicProvider implements LlmProvider {
   constructor(opts: { apiKey: string; baseUrl?: string; timeoutMs?: number; name?: string }) {
     this.id = opts.name ?? 'anthropic';
     // authToken: null so ANTHROPIC_AUTH_TOKEN from the environment never reaches another endpoint.
-    this.client = new Anthropic({ apiKey: opts.apiKey, authToken: null, baseURL: opts.baseUrl ?? null, maxRetries: 0, timeout: opts.timeoutMs ?? 120_000 });
+    // logLevel off: the SDK would print unparsable stream events to the console; they reach us as
+    // errors, which callModel logs (structured, scrubbed) with the attempt they failed.
+    this.client = new Anthropic({ apiKey: opts.apiKey, authToken: null, baseURL: opts.baseUrl ?? null, maxRetries: 0, timeout: opts.timeoutMs ?? 120_000, logLevel: 'off' });
   }
 
   async complete(request: CompletionRequest): Promise<CompletionResult> {
+    const body = this.body(request);
+    if (request.onDelta) return this.stream(body, request, request.onDelta);
     try {
-      const response = await this.client.messages.create(
-        {
-          model: request.model,
-          max_tokens: request.maxOutputTokens,
-          // Prompt caching: breakpoints on the stable prefix (system, then tools) and on the older part of
-          // the conversation, so each turn reads what the previous one wrote (see MAX_CACHE_BREAKPOINTS).
-          system: [{ type: 'text', text: request.system, cache_control: EPHEMERAL }],
-          tools: withToolBreakpoint(
-            request.tools.map((t) => ({ name: t.name, description: t.description, input_schema: t.inputSchema as Anthropic.Tool.InputSchema })),
-          ),
-          messages: withHistoryBreakpoint(request.messages.map(toAnthropicMessage)),
-        },
-        { signal: request.signal, ...(request.timeoutMs ? { timeout: request.timeoutMs } : {}) },
-      );
+      const response = await this.client.messages.create(body, { signal: request.signal, ...(request.timeoutMs ? { timeout: request.timeoutMs } : {}) });
       return fromAnthropicMessage(response);
     } catch (err) {
       throw toLlmError(err, this.id);
+    }
+  }
+
+  private body(request: CompletionRequest): Anthropic.MessageCreateParamsNonStreaming {
+    return {
+      model: request.model,
+      max_tokens: request.maxOutputTokens,
+      // Prompt caching: breakpoints on the stable prefix (system, then tools) and on the older part of
+      // the conversation, so each turn reads what the previous one wrote (see MAX_CACHE_BREAKPOINTS).
+      system: [
+        { type: 'text', text: request.system, cache_control: EPHEMERAL },
+        ...(request.systemContext ? [{ type: 'text' as const, text: request.systemContext }] : []),
+      ],
+      // An empty tool list is left out (a summariser offers none).
+      ...(request.tools.length
+        ? {
+            tools: withToolBreakpoint(
+              request.tools.map((t) => ({ name: t.name, description: t.description, input_schema: t.inputSchema as Anthropic.Tool.InputSchema })),
+            ),
+          }
+        : {}),
+      messages: withHistoryBreakpoint(request.messages.map(toAnthropicMessage)),
+    };
+  }
+
+  /**
+   * The same request over SSE: text and tool-input fragments are reported as they arrive, and the
+   * final message (assembled by the SDK) is translated exactly as a non-streamed one. An `error`
+   * event mid-stream, or a stream that ends before `message_stop`, is a transient failure.
+   */
+  private async stream(body: Anthropic.MessageCreateParamsNonStreaming, request: CompletionRequest, onDelta: (delta: StreamDelta) => void): Promise<CompletionResult> {
+    const deadline = attemptTimeout(request.timeoutMs, request.signal);
+    try {
+      const stream = this.client.messages.stream(body, { signal: deadline.signal, ...(request.timeoutMs ? { timeout: request.timeoutMs } : {}) });
+      /** Tool calls by content block index: input fragments name only the index. */
+      const calls = new Map<number, { id: string; name: string }>();
+      for await (const event of stream) {
+        if (event.type === 'content_block_start' && event.content_block.type === 'tool_use') {
+          calls.set(event.index, { id: event.content_block.id, name: event.content_block.name });
+        } else if (event.type === 'content_block_delta') {
+          if (event.delta.type === 'text_delta' && event.delta.text) onDelta({ type: 'text', text: event.delta.text });
+          const call = calls.get(event.index);
+          if (event.delta.type === 'input_json_delta' && call && event.delta.partial_json) {
+            onDelta({ type: 'tool_input', callId: call.id, name: call.name, partialJson: event.delta.partial_json });
+          }
+        }
+      }
+      const message = await stream.finalMessage();
+      // The SDK returns its snapshot even when the connection ended early; without a stop reason the
+      // message is cut off, and its tool inputs may be incomplete.
+      if (message.stop_reason === null) throw new SyntaxError('the stream ended before message_stop');
+      return fromAnthropicMessage(message);
+    } catch (err) {
+      throw toLlmError(deadline.explain(err, this.id), this.id);
+    } finally {
+      deadline.clear();
     }
   }
 }

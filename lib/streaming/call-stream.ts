@@ -1,0 +1,89 @@
+import type { Kysely } from 'kysely';
+import type { OutboundAdapters } from '../../adapters/outbound.js';
+import { WEBHOOK_PLATFORM } from '../../workflows/platforms.js';
+import type { SpacebotConfig } from '../config/types.js';
+import type { Database } from '../db/schema.js';
+import type { CompletionResult, StreamDelta } from '../llm/types.js';
+import type { Logger } from '../logger.js';
+import type { StreamBus } from './bus.js';
+import { DeltaRouter, deliveredKeys } from './delivery-deltas.js';
+import { ReplyStream, canEdit } from './reply-stream.js';
+
+/** What a channel's model call needs to stream: where the answer goes. */
+export interface CallStreamTarget {
+  agentId: string;
+  channelId: string;
+  turnSeq: number;
+  step: number;
+  /** Only channel calls speak to the user; branches and workers never stream. */
+  process?: string;
+  platform?: string;
+  conversationId?: string;
+  replyTo?: string;
+}
+
+export interface CallStreamDeps {
+  config: SpacebotConfig;
+  db: Kysely<Database>;
+  outbound: OutboundAdapters;
+  logger: Logger;
+  streams?: StreamBus;
+}
+
+/**
+ * The consumer side of one streamed model call: hand `onDelta` and `onReset` to the fallback chain,
+ * then `finish` with the answer before returning it to the workflow.
+ */
+export interface CallStream {
+  onDelta(delta: StreamDelta): void;
+  onReset(reason: string): void;
+  finish(result: Pick<CompletionResult, 'text' | 'toolCalls'>): Promise<void>;
+}
+
+/**
+ * Opens the stream of one callModel attempt, or returns undefined when this call does not stream:
+ * the agent turned streaming off, it is not a channel call, or its platform can neither edit messages
+ * nor is the webhook (whose clients listen on the SSE route). `attempt` > 1 is a retried activity:
+ * what an earlier attempt showed is void.
+ */
+export async function openCallStream(deps: CallStreamDeps, target: CallStreamTarget, attempt: number): Promise<CallStream | undefined> {
+  const agent = deps.config.agents.find((a) => a.id === target.agentId);
+  if (agent?.streaming === false) return undefined;
+  if ((target.process ?? 'channel') !== 'channel' || !target.platform || !target.conversationId) return undefined;
+  const where = { channelId: target.channelId, turn: target.turnSeq, step: target.step };
+  const router = new DeltaRouter();
+
+  if (target.platform === WEBHOOK_PLATFORM) {
+    const bus = deps.streams;
+    if (!bus) return undefined;
+    if (attempt > 1) bus.publish({ type: 'reset', ...where, reason: `the model call is retried (attempt ${attempt})` });
+    return {
+      onDelta(delta) {
+        const keyed = router.route(delta);
+        if (keyed) bus.publish({ type: 'delta', ...where, ...keyed });
+      },
+      onReset(reason) {
+        router.reset();
+        bus.publish({ type: 'reset', ...where, reason });
+      },
+      async finish() {},
+    };
+  }
+
+  const adapter = deps.outbound.get(target.platform);
+  if (!canEdit(adapter)) return undefined;
+  const position = { channelId: target.channelId, turnSeq: target.turnSeq, step: target.step, platform: target.platform, conversationId: target.conversationId };
+  const replies = new ReplyStream({ adapter, db: deps.db, position, logger: deps.logger, replyTo: target.replyTo });
+  await replies.start();
+  return {
+    onDelta(delta) {
+      const keyed = router.route(delta);
+      if (keyed) replies.push(keyed.key, keyed.text);
+    },
+    onReset() {
+      router.reset();
+      replies.reset();
+    },
+    finish: (result) => replies.finish(deliveredKeys(result)),
+  };
+}

@@ -1,0 +1,31 @@
+import type { Kysely } from 'kysely';
+import type { OutboundAdapter, OutboundMessage, SentMessage } from '../../adapters/outbound.js';
+import type { Database } from '../db/schema.js';
+import { splitMessage } from '../../adapters/split.js';
+import { draftFor } from './drafts.js';
+
+/**
+ * Delivers a reply: by editing its streamed draft into the complete text when there is one (so the
+ * user sees one message, not a draft and a copy), else by posting it. A text longer than one platform
+ * message keeps its beginning in the draft and posts the rest after it. Safe to repeat: an edit to
+ * the same text changes nothing, and the rest carries its own delivery key.
+ */
+export async function sendOrFinalize(db: Kysely<Database>, adapter: OutboundAdapter, message: OutboundMessage): Promise<SentMessage> {
+  const draft = adapter.edit ? await draftFor(db, message.deliveryKey) : undefined;
+  if (!draft || !adapter.edit) return adapter.send(message);
+  const [head, rest] = splitAt(message.text, adapter.maxMessageChars);
+  await adapter.edit(message.conversationId, draft.platformMessageId, head);
+  if (!rest) return { platformMessageId: draft.platformMessageId };
+  const more = await adapter.send({ ...message, deliveryKey: `${message.deliveryKey}:rest`, text: rest });
+  return { platformMessageId: draft.platformMessageId, partIds: [draft.platformMessageId, ...(more.partIds ?? [more.platformMessageId])] };
+}
+
+/**
+ * The first message's worth (split where the adapters split: paragraphs, lines, never inside a code
+ * block without closing it) and the rest, which the adapter's `send` splits further.
+ */
+function splitAt(text: string, max: number | undefined): [string, string] {
+  if (!max || text.length <= max) return [text, ''];
+  const [head = '', ...rest] = splitMessage(text, max);
+  return [head, rest.join('\n')];
+}
