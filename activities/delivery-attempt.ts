@@ -1,4 +1,6 @@
+import { ApplicationFailure } from '@temporalio/common';
 import type { Kysely } from 'kysely';
+import { PlatformError } from '../adapters/platform-error.js';
 import type { Database } from '../lib/db/schema.js';
 
 /**
@@ -24,6 +26,23 @@ export async function attemptDelivery(
       .set({ attempts: delivery.attempts + 1, last_error: (err as Error).message.slice(0, 1000) })
       .where('key', '=', delivery.key)
       .execute();
-    throw err;
+    throw toDeliveryFailure(err);
   }
+}
+
+/**
+ * Tells Temporal's retry policy what a platform refusal means: a 429 is retried after exactly the
+ * retry-after the platform asked for; a permanent refusal (bad token, missing permission, unknown
+ * channel) is not retried at all, and its message names the platform and the cause. Other errors are
+ * rethrown unchanged for the usual backoff.
+ */
+export function toDeliveryFailure(err: unknown): unknown {
+  if (!(err instanceof PlatformError)) return err;
+  if (err.permanent) {
+    return ApplicationFailure.create({ message: `delivery to ${err.platform} refused: ${err.message}`, type: 'PlatformPermanentError', nonRetryable: true, details: [{ platform: err.platform, status: err.status }], cause: err });
+  }
+  if (err.retryAfterMs !== undefined) {
+    return ApplicationFailure.create({ message: err.message, type: 'PlatformRateLimited', nextRetryDelay: err.retryAfterMs, details: [{ platform: err.platform, status: err.status }], cause: err });
+  }
+  return err;
 }

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../context.js';
+import { adapterHealthy, readAdapterStatuses, type ReportedAdapterStatus } from '../../lib/gateway/status-store.js';
 
 interface Check {
   ok: boolean;
@@ -18,7 +19,12 @@ async function timed(fn: () => Promise<unknown>): Promise<Check> {
   }
 }
 
-/** Unauthenticated liveness and dependency check, for load balancers and compose health checks. */
+/**
+ * Unauthenticated liveness and dependency check, for load balancers and compose health checks. 503
+ * only when Temporal or the database is down (nothing works then). A chat adapter that is failed,
+ * reconnecting, stale or never reported makes the status "degraded" but keeps 200: the API, the
+ * webhook and the other adapters still work, and restarting the process would not fix a revoked token.
+ */
 export function registerHealthRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get('/health', async (_request, reply) => {
     const [temporal, database] = await Promise.all([
@@ -26,6 +32,8 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: ApiContext): voi
       timed(() => sql`SELECT 1`.execute(ctx.db)),
     ]);
     const ok = temporal.ok && database.ok;
-    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', temporal, database });
+    const adapters: ReportedAdapterStatus[] = database.ok ? await readAdapterStatuses(ctx.db, ctx.config).catch(() => []) : [];
+    const adaptersOk = adapters.every(adapterHealthy);
+    return reply.code(ok ? 200 : 503).send({ status: ok && adaptersOk ? 'ok' : 'degraded', temporal, database, adapters });
   });
 }
