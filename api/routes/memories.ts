@@ -10,8 +10,8 @@ import { sendError, sendValidationError } from '../http-errors.js';
 
 export interface MemoryRouteOptions {
   /**
-   * Embeds saved contents and recall queries. The API process has none wired yet (null): memories
-   * are then saved without embeddings and search uses full text + graph only (docs/memory.md).
+   * Embeds saved contents and recall queries (the app passes the configured embedder). Null: memories
+   * are saved without embeddings and search uses full text + graph only (docs/memory.md).
    */
   embedder?: Embedder | null;
 }
