@@ -10,11 +10,20 @@ import { recordLlmCall } from '../lib/costs/ledger.js';
 import { CooldownRegistry } from '../lib/llm/cooldowns.js';
 import { type LlmError, scrubSecrets, toLlmError, userFacingMessage } from '../lib/llm/errors.js';
 import { ChainFailure, completeWithFallback, type FallbackSuccess } from '../lib/llm/fallback.js';
+import { openCallStream } from '../lib/streaming/call-stream.js';
 import { resolveModels } from '../lib/llm/routing.js';
 import { buildSystemPrompt } from '../lib/prompts/system-prompt.js';
-import { CHANNEL_TOOL_DEFINITIONS } from '../lib/tools/channel-tools.js';
+import { contextWindowFor } from '../lib/compaction/context-window.js';
+import { contextTokensOf } from '../lib/compaction/tokens.js';
+import { loadMemoryContext } from '../lib/memory/context.js';
+import { toolsFor } from '../lib/tools/process-tools.js';
+import type { ChatMessage } from '../lib/llm/types.js';
+import type { OutboundAdapters } from '../adapters/outbound.js';
+import type { Logger } from '../lib/logger.js';
 
 const HEARTBEAT_EVERY_MS = 2_000;
+/** Platforms show typing for a few seconds per request: refresh it while a channel call runs. */
+const TYPING_EVERY_MS = 5_000;
 /** A retry never comes sooner than this, nor later than MAX_RETRY_DELAY_MS, when every model cools down. */
 const MIN_RETRY_DELAY_MS = 1_000;
 const MAX_RETRY_DELAY_MS = 10 * 60_000;
@@ -32,10 +41,11 @@ function cooldownsFor(deps: ActivityDeps): CooldownRegistry {
 }
 
 /**
- * One LLM call of a channel turn. Reads the context from the database (so the workflow never ships
- * transcripts around), tries the agent's model chain (primary, then fallbacks; rate-limited models
- * are skipped while they cool down), stores the answer at its position, records the token usage of
- * the model that answered, and returns only what the workflow needs to act: text and tool calls.
+ * One LLM call of a channel turn, a branch or a worker. Reads the context from the database (so the
+ * workflow never ships transcripts around), tries the process's model chain (primary, then
+ * fallbacks; rate-limited models are skipped while they cool down), stores the answer at its
+ * position, records the token usage of the model that answered, and returns only what the workflow
+ * needs to act: text, tool calls, and how full the context is.
  */
 export function makeCallModel(deps: ActivityDeps) {
   const cooldowns = cooldownsFor(deps);
@@ -44,7 +54,8 @@ export function makeCallModel(deps: ActivityDeps) {
     const agent = findAgent(deps.config, input.agentId);
     if (!agent) throw ApplicationFailure.nonRetryable(`unknown agent ${input.agentId}`, 'UnknownAgent');
     const started = Date.now();
-    const route = resolveModels(deps.config, { agent, process: 'channel' });
+    const process = input.process ?? 'channel';
+    const route = resolveModels(deps.config, { agent, process, task: input.taskType });
     if (route.skipped.length) deps.logger.debug({ agent: agent.id, skipped: route.skipped }, 'fallbacks left out as more expensive');
     // The hard stop: at a cap no LLM call is made, and the turn ends with the budget sentence. An
     // agent without caps skips the spending query, which would otherwise run on every LLM call.
@@ -59,22 +70,35 @@ export function makeCallModel(deps: ActivityDeps) {
     }
     // Outside the provider error handling below: a database or prompt-file failure is ours, retried
     // as it is, and must never reach the user dressed up as a language model error.
-    const [system, messages] = await Promise.all([
-      buildSystemPrompt(agent, 'channel'),
+    // Channels and branches see the agent's memory context (agent-wide and this chat's memories),
+    // rendered by the cortex and byte-identical until memories change.
+    const chatId = input.parentId ?? input.channelId;
+    const [system, stored, memoryContext] = await Promise.all([
+      buildSystemPrompt(agent, process),
       loadContext(deps.db, input.channelId, input.turnSeq, input.step, deps.config.historyTurns),
+      process === 'worker' ? undefined : loadMemoryContext(deps.db, agent.id, { chatId }),
     ]);
+    const messages = withStatusBlock(stored, input.status);
+    const toolSet = toolsFor(deps.config, deps.db, agent, process);
+    const stopTyping = process === 'channel' ? startTyping(deps.outbound, deps.logger, input.platform, input.conversationId) : () => undefined;
     let attempts: ModelAttempt[] = [];
     // Heartbeats let Temporal notice a dead worker within the heartbeat timeout instead of waiting
     // out the whole start-to-close timeout of a slow model call; they also show the attempts so far.
     const beat = () => ctx.heartbeat({ waitingMs: Date.now() - started, attempts });
     const timer = setInterval(beat, HEARTBEAT_EVERY_MS);
     let answer: FallbackSuccess;
+    // Streams the answer to the platform (edit in place) or the webhook's SSE clients; undefined: no streaming.
+    const stream = await openCallStream(deps, { ...input, process }, ctx.info.attempt);
+    const total = deps.config.routing.totalTimeoutMs;
     try {
       answer = await completeWithFallback({
         chain: route.models,
         providers: deps.providers,
         cooldowns,
-        request: { system, messages, tools: CHANNEL_TOOL_DEFINITIONS, maxOutputTokens: agent.maxOutputTokens, signal: ctx.cancellationSignal },
+        request: { system, systemContext: memoryContext, messages, tools: toolSet.definitions, maxOutputTokens: agent.maxOutputTokens, signal: ctx.cancellationSignal, onDelta: stream?.onDelta },
+        onReset: stream?.onReset,
+        // scheduledTimestampMs is the first attempt's schedule time: the budget spans Temporal's retries.
+        total: { deadline: ctx.info.scheduledTimestampMs + total, timeoutMs: total },
         attemptTimeoutMs: deps.config.routing.attemptTimeoutMs,
         rateLimitCooldownMs: deps.config.routing.rateLimitCooldownMs,
         deadline: activityDeadline(ctx.info, started),
@@ -85,12 +109,16 @@ export function makeCallModel(deps: ActivityDeps) {
       });
     } catch (err) {
       if (ctx.cancellationSignal.aborted) throw err;
+      // No retry will take the drafts over: withdraw them (the workflow delivers the error instead).
+      if (err instanceof ChainFailure && err.permanent) await stream?.finish({ text: '', toolCalls: [] });
       if (err instanceof ChainFailure) throw toFailure(err.error, err, ctx.info.attempt, deps);
       throw toFailure(toLlmError(err, route.models[0]?.provider ?? 'llm'), undefined, ctx.info.attempt, deps);
     } finally {
       clearInterval(timer);
+      stopTyping();
     }
     const { result, model } = answer;
+    await stream?.finish(result);
     attempts = answer.attempts;
     if (attempts.length > 1) deps.logger.info({ agent: agent.id, model: formatModelRef(model), attempts }, 'LLM call answered by a fallback');
     const latencyMs = Date.now() - started;
@@ -104,8 +132,9 @@ export function makeCallModel(deps: ActivityDeps) {
       // reset (a new run id), is another billed call; a repeated write of the same attempt is not.
       callKey: `${ctx.info.workflowExecution?.runId ?? input.channelId}:${ctx.info.activityId}:${ctx.info.attempt}`,
       agentId: input.agentId,
-      channelId: input.channelId,
-      process: 'channel',
+      // A branch's or worker's spending belongs to the conversation it works for.
+      channelId: input.parentId ?? input.channelId,
+      process,
       // The model that actually answered (a fallback, perhaps), not the configured primary.
       model,
       usage: result.usage,
@@ -122,8 +151,31 @@ export function makeCallModel(deps: ActivityDeps) {
       model: formatModelRef(model),
       attempts,
       ...(notice ? { notice } : {}),
+      contextTokens: contextTokensOf(result.usage),
+      contextWindow: contextWindowFor(deps.config, model),
     };
   };
+}
+
+/**
+ * The status block goes after the conversation, in the newest user message, so the cached prefix
+ * (system, tools, older messages) stays byte-identical while workers report progress.
+ */
+export function withStatusBlock(messages: ChatMessage[], status: string | undefined): ChatMessage[] {
+  const last = messages[messages.length - 1];
+  if (!status || !last || last.role !== 'user') return messages;
+  return [...messages.slice(0, -1), { role: 'user', parts: [...last.parts, { type: 'text', text: status }] }];
+}
+
+/** Shows typing on the conversation's platform until stopped; a failure to show it never fails the call. */
+function startTyping(outbound: OutboundAdapters, logger: Logger, platform: string | undefined, conversationId: string | undefined): () => void {
+  const adapter = platform ? outbound.get(platform) : undefined;
+  if (!adapter?.typing || !conversationId) return () => undefined;
+  const typing = adapter.typing.bind(adapter);
+  const send = () => void typing(conversationId).catch((err: unknown) => logger.debug({ platform, err: (err as Error).message }, 'typing indicator failed'));
+  send();
+  const timer = setInterval(send, TYPING_EVERY_MS);
+  return () => clearInterval(timer);
 }
 
 /** Models already logged as priced by the default price, so the log says it once per process. */

@@ -3,6 +3,8 @@ import type { DeliverReplyInput } from './contract.js';
 import type { ActivityDeps } from './deps.js';
 import { attemptDelivery } from './delivery-attempt.js';
 import { putEntry } from '../lib/channel/context-store.js';
+import { publishDone } from '../lib/streaming/done.js';
+import { sendOrFinalize } from '../lib/streaming/finalize.js';
 
 /**
  * Delivers one reply exactly once per delivery key. The transcript row and the delivery row are
@@ -44,12 +46,14 @@ export function makeDeliverReply(deps: ActivityDeps) {
         .executeTakeFirstOrThrow();
     });
     const reply: ReplyRecord = { messageId: delivery.message_id, text: input.text, kind: input.kind };
+    publishDone(deps.streams, input, reply);
     if (delivery.status === 'delivered') return reply;
 
     const adapter = deps.outbound.get(input.platform);
     if (!adapter) throw new Error(`no outbound adapter for platform "${input.platform}"`);
     await attemptDelivery(deps.db, delivery, () =>
-      adapter.send({ deliveryKey, conversationId: input.conversationId, text: input.text, replyTo: input.replyTo }),
+      // A streamed reply already has a draft on the platform: it is edited into this text, not posted again.
+      sendOrFinalize(deps.db, adapter, { deliveryKey, conversationId: input.conversationId, text: input.text, replyTo: input.replyTo }),
     );
     return reply;
   };

@@ -6,6 +6,8 @@ import type { Database } from '../lib/db/schema.js';
 import type { CooldownRegistry } from '../lib/llm/cooldowns.js';
 import type { ProviderRegistry } from '../lib/llm/registry.js';
 import type { Logger } from '../lib/logger.js';
+import type { Embedder } from '../lib/memory/embedder.js';
+import type { StreamBus } from '../lib/streaming/bus.js';
 
 /** Everything activities touch outside their arguments, injected so tests can provide their own. */
 export interface ActivityDeps {
@@ -18,4 +20,8 @@ export interface ActivityDeps {
   logger: Logger;
   /** For activities that manage schedules (heartbeats' circuit breaker, the `cron` tool); absent in some tests. */
   temporal?: Client;
+  /** Embeds memories for the memory tools and ingestion; null or absent: no embedder (full text + graph recall). */
+  embedder?: Embedder | null;
+  /** Carries streamed answers to the webhook's SSE clients (lib/streaming/bus.ts); absent: webhook calls do not stream. */
+  streams?: StreamBus;
 }

@@ -1,20 +1,29 @@
-import type { ChannelActivities, HeartbeatActivities } from './contract.js';
+import type { ChannelActivities, CompactionActivities, CortexActivities, HeartbeatActivities, IngestionActivities } from './contract.js';
+import { makeCompactionActivities } from './compaction.js';
+import { makeCortexActivities } from './cortex.js';
 import type { ActivityDeps } from './deps.js';
 import { makeDeliverHeartbeat, makeRecordHeartbeatOutcome } from './heartbeat.js';
 import { makeCallModel } from './call-model.js';
 import { makeDeliverReply } from './deliver-reply.js';
 import { makeRecordInbound } from './record-inbound.js';
 import { makeRunTool } from './run-tool.js';
+import { makeIngestionActivities } from './ingestion.js';
+import { makeForkContext, makeRecordContext } from './process-context.js';
 
 /** All activities, bound to their dependencies; the worker registers this object. */
-export function createActivities(deps: ActivityDeps): ChannelActivities & HeartbeatActivities {
+export function createActivities(deps: ActivityDeps): ChannelActivities & HeartbeatActivities & CortexActivities & IngestionActivities & CompactionActivities {
   return {
     recordInbound: makeRecordInbound(deps),
     callModel: makeCallModel(deps),
     deliverReply: makeDeliverReply(deps),
     runTool: makeRunTool(deps),
+    recordContext: makeRecordContext(deps),
+    forkContext: makeForkContext(deps),
     deliverHeartbeat: makeDeliverHeartbeat(deps),
     recordHeartbeatOutcome: makeRecordHeartbeatOutcome(deps),
+    ...makeCortexActivities(deps),
+    ...makeIngestionActivities(deps),
+    ...makeCompactionActivities(deps),
   };
 }
 

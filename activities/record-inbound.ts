@@ -31,7 +31,7 @@ export function makeRecordInbound(deps: ActivityDeps) {
           .onConflict((oc) => oc.columns(['channel_id', 'direction', 'platform_message_id']).doUpdateSet({ turn_seq: input.turnSeq }))
           .execute();
         const who = m.sender ? `[${m.sender.name ?? m.sender.id}] ` : '';
-        await putEntry(tx, { channelId: input.channelId, turnSeq: input.turnSeq, step: 0, idx: i }, 'user', {
+        await putEntry(tx, { channelId: input.channelId, turnSeq: input.turnSeq, step: input.step ?? 0, idx: (input.idxBase ?? 0) + i }, 'user', {
           role: 'user',
           parts: [{ type: 'text', text: who + m.text }],
         });

@@ -4,6 +4,7 @@ import type { ChannelClient } from '../lib/channel/channel-client.js';
 import type { SpacebotConfig } from '../lib/config/types.js';
 import type { Database } from '../lib/db/schema.js';
 import type { Logger } from '../lib/logger.js';
+import type { Embedder } from '../lib/memory/embedder.js';
 
 /** What the API's routes need, injected by whoever builds the server (the app or a test). */
 export interface ApiContext {
@@ -18,4 +19,6 @@ export interface ApiContext {
   temporalUiUrl?: string;
   /** Bearer token every /v1 route requires. */
   apiToken: string;
+  /** Embeds memories created through the API; absent or null: saved without vectors (full-text recall still finds them). */
+  embedder?: Embedder | null;
 }

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * Validates docker-compose.yml with `docker-compose config` (Debian's docker-compose v1; no Docker
- * engine needed) and checks the normalised result: the seven services, the images, health checks
+ * engine needed) and checks the normalised result: the eight services, the images, health checks
  * and start order, and that the required secrets really are required.
  */
 
@@ -20,7 +20,7 @@ const REQUIRED_ENV = {
   SPACEBOT_API_TOKEN: 'dummy-api-token',
 };
 
-const SERVICES = ['postgres', 'temporal-schema', 'temporal', 'temporal-setup', 'temporal-ui', 'spacebot-worker', 'spacebot-api'];
+const SERVICES = ['postgres', 'temporal-schema', 'temporal', 'temporal-setup', 'temporal-ui', 'spacebot-worker', 'spacebot-api', 'spacebot-gateway'];
 
 let scratch: string;
 let emptyEnvFile: string;
@@ -117,7 +117,7 @@ function dependencies(serviceBlock: string): Record<string, string> {
 }
 
 describe('docker-compose.yml', () => {
-  test('is valid with the required variables set and lists all seven services', () => {
+  test('is valid with the required variables set and lists all eight services', () => {
     const run = compose(['config', '--services'], REQUIRED_ENV);
     expect(run.stderr).not.toMatch(/ERROR/);
     expect(run.status).toBe(0);
@@ -131,6 +131,9 @@ describe('docker-compose.yml', () => {
     expect([...blocks.keys()].sort()).toEqual([...SERVICES].sort());
 
     expect(block(blocks, 'postgres')).toMatch(/^ {4}image: pgvector\/pgvector:pg17$/m);
+    // The chat gateway starts only with `--profile chat` (one connection per bot account).
+    expect(block(blocks, 'spacebot-gateway')).toMatch(/profiles:\n\s+- chat/);
+    expect(block(blocks, 'spacebot-gateway')).toMatch(/dist\/workers\/gateway\.js/);
     expect(output).not.toMatch(/auto-setup/);
     expect(block(blocks, 'temporal')).toMatch(/^ {4}image: temporalio\/server:1\.29\./m);
     expect(block(blocks, 'temporal-schema')).toMatch(/^ {4}image: temporalio\/admin-tools:1\.29/m);

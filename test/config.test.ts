@@ -5,6 +5,9 @@ import { ConfigError, DEFAULT_MODELS, SHIPPED_PROMPTS_DIR, loadConfig } from '..
 import { PROVIDER_IDS, type SpacebotConfig } from '../lib/config/types.js';
 
 /** Every test gets its own empty directory as cwd; all are removed at the end. */
+/** What an agent's channels run with when the config says nothing (docs/processes.md). */
+const DEFAULT_PROCESSES = { queueMode: 'steer', maxBranches: 5, maxWorkers: 5, workerTimeLimitMs: 30 * 60_000, workerMaxLlmCalls: 50, branchMaxLlmCalls: 10, requireReplyTool: false };
+
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'spacebot-config-test-'));
 let dirCount = 0;
 
@@ -70,6 +73,9 @@ describe('loadConfig defaults', () => {
       workspace: path.join(cwd, 'data', 'agents', 'main', 'workspace'),
       maxLlmCallsPerTurn: 5,
       maxOutputTokens: 4096,
+      processes: DEFAULT_PROCESSES,
+      memoryToolsForWorkers: false,
+      streaming: undefined,
     });
     expect(config.server.port).toBe(3000);
     expect(config.server.host).toBe('127.0.0.1');
@@ -315,6 +321,7 @@ describe('loadConfig agents from the file', () => {
 [defaults]
 model = "anthropic/claude-haiku-5-5"
 max_llm_calls_per_turn = 7
+queue_mode = "followup"
 
 [[agents]]
 id = "support"
@@ -323,6 +330,10 @@ model = "openai/gpt-5-mini"
 prompts_dir = "prompts/support"
 workspace = "spaces/support"
 max_output_tokens = 1000
+queue_mode = "interrupt"
+max_workers = 2
+worker_time_limit_minutes = 5
+memory_tools_for_workers = true
 
 [[agents]]
 id = "ops"
@@ -341,6 +352,9 @@ max_llm_calls_per_turn = 2
         workspace: path.join(cwd, 'spaces', 'support'),
         maxLlmCallsPerTurn: 7,
         maxOutputTokens: 1000,
+        processes: { ...DEFAULT_PROCESSES, queueMode: 'interrupt', maxWorkers: 2, workerTimeLimitMs: 5 * 60_000 },
+        memoryToolsForWorkers: true,
+        streaming: undefined,
       },
       {
         id: 'ops',
@@ -350,6 +364,9 @@ max_llm_calls_per_turn = 2
         workspace: '/var/lib/ops-workspace',
         maxLlmCallsPerTurn: 2,
         maxOutputTokens: 4096,
+        processes: { ...DEFAULT_PROCESSES, queueMode: 'followup' },
+        memoryToolsForWorkers: false,
+        streaming: undefined,
       },
     ]);
   });

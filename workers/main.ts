@@ -1,4 +1,4 @@
-// `npm start`: worker, API and (when not configured externally) the embedded Temporal and Postgres.
+// `npm start`: worker, API, chat gateway and (when not configured externally) the embedded Temporal and Postgres.
 import { run } from './run.js';
 
-await run({ worker: true, api: true });
+await run({ worker: true, api: true, gateway: true });

@@ -1,4 +1,4 @@
-import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
+import { ActivityCancellationType, type ActivityOptions, type LocalActivityOptions } from '@temporalio/workflow';
 
 /**
  * Timeouts and retries of the activities a turn runs, shared by every workflow that runs turns
@@ -26,4 +26,16 @@ export const LLM_OPTIONS: ActivityOptions = {
 export const TOOL_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '5 minutes',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
+};
+
+/**
+ * A worker's task tools (shell, files): a shell command may run up to 30 minutes, so liveness comes
+ * from heartbeats, which also carry cancellation to the running command. The workflow waits for a
+ * cancelled tool to stop (its process group killed) before it reports itself cancelled.
+ */
+export const WORKER_TOOL_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '31 minutes',
+  heartbeatTimeout: '20 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 3 },
 };

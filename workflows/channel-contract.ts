@@ -1,4 +1,5 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { ProcessRecord } from './process-contract.js';
 
 /**
  * The channel workflow's public contract: what the API and adapters send in and read out. Kept in a
@@ -23,6 +24,40 @@ export interface InboundMessage {
   sender?: Sender;
   /** ISO time the gateway received it; set outside the workflow, so it is deterministic inside. */
   receivedAt: string;
+  /**
+   * False in multi-user chats (guild channels, groups): bursts there are debounced into one turn.
+   * Direct messages (and callers that do not say) start their turn at once.
+   */
+  isDirect?: boolean;
+}
+
+/**
+ * What happens to messages that arrive while a turn runs. followup: one turn each, in order;
+ * collect: all of them become the next turn; steer: they join the running turn at its next LLM
+ * call; interrupt: the running turn is cancelled and a new one answers them.
+ */
+export const QUEUE_MODES = ['followup', 'collect', 'steer', 'interrupt'] as const;
+export type QueueMode = (typeof QUEUE_MODES)[number];
+export const DEFAULT_QUEUE_MODE: QueueMode = 'steer';
+
+/** Per-channel limits and behaviour from the agent's config (fixed at the channel's start, carried across runs). */
+export interface ChannelSettings {
+  queueMode: QueueMode;
+  maxBranches: number;
+  maxWorkers: number;
+  branchMaxLlmCalls: number;
+  workerMaxLlmCalls: number;
+  workerTimeLimitMs: number;
+  toolsTaskQueue: string;
+  /** Multi-user burst debounce: quiet window and the longest a burst may be held. */
+  debounceMs: number;
+  debounceMaxMs: number;
+  /** Results of branches and workers landing within this window are answered in one turn. */
+  resultCoalesceMs: number;
+  /** Turns run on finished work, at most, between two user turns. */
+  maxResultTurns: number;
+  /** Plain text is not sent: the model must call `reply` (or `skip`); bare text is nudged. */
+  requireReplyTool?: boolean;
 }
 
 export interface SubmitMessageInput {
@@ -55,6 +90,8 @@ export interface ChannelStatus {
   running: boolean;
   queued: number;
   completedTurns: number;
+  queueMode?: QueueMode;
+  runningProcesses?: number;
 }
 
 /** Carried across continue-as-new: only what the next run needs. */
@@ -67,10 +104,24 @@ export interface ChannelState extends ChannelKey {
   /** Lowered in tests to force continue-as-new; else the config's value. */
   continueAsNewAfterTurns: number;
   maxLlmCallsPerTurn: number;
+  /** Absent in channels started before branches and workers existed: defaults apply. */
+  settings?: ChannelSettings;
+  /** A queue mode set for this channel through the API, overriding the agent's. */
+  queueModeOverride?: QueueMode;
+  /** Running children and finished ones not yet reported to the conversation. */
+  processes?: ProcessRecord[];
+  /** Last n given to a branch or worker id. */
+  processSeq?: number;
 }
 
 export const submitMessageUpdate = defineUpdate<SubmitMessageResult, [SubmitMessageInput]>('submitMessage');
 export const statusQuery = defineQuery<ChannelStatus>('status');
+/** The channel's branches and workers: running ones and those finished recently. */
+export const processesQuery = defineQuery<ProcessRecord[]>('processes');
+/** Overrides the agent's queue mode for this channel (null restores the agent's). */
+export const setQueueModeUpdate = defineUpdate<{ queueMode: QueueMode }, [{ queueMode: QueueMode | null }]>('setQueueMode');
+/** User-initiated stop of a branch or worker (by its workflow id); false when no such process runs. */
+export const cancelProcessUpdate = defineUpdate<{ cancelled: boolean }, [{ id: string }]>('cancelProcess');
 
 export const MAX_MESSAGE_CHARS = 32_000;
 

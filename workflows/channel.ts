@@ -1,41 +1,61 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
   TimeoutFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
+  getExternalWorkflowHandle,
+  isCancellation,
   log,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
+  sleep,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { ChannelActivities, ModelStep, ToolCall, ToolOutcome } from '../activities/contract.js';
+import type { ChannelActivities, CompactionActivities, ContextEntryInput, ModelStep, ToolCall, ToolOutcome } from '../activities/contract.js';
 import { LLM_FAILURE_TYPE_PREFIX } from '../activities/contract.js';
 import { LLM_OPTIONS, STORAGE_OPTIONS, TOOL_OPTIONS } from './activity-options.js';
 import { BoundedSet } from './bounded-set.js';
+import { channelSettings } from './channel-settings.js';
+import { childId, startBranch, startCompactor, startWorker } from './children.js';
+import { compactionAction } from './compaction-policy.js';
+import { decideNudge } from './nudge.js';
 import { endsTurn, replyTextOf } from './turn-tools.js';
 import { WEBHOOK_PLATFORM } from './platforms.js';
 import {
   MAX_MESSAGE_CHARS,
+  QUEUE_MODES,
+  cancelProcessUpdate,
   channelWorkflowId,
+  processesQuery,
+  setQueueModeUpdate,
   statusQuery,
   submitMessageUpdate,
   type ChannelState,
   type InboundMessage,
+  type QueueMode,
   type ReplyRecord,
   type SubmitMessageInput,
   type SubmitMessageResult,
 } from './channel-contract.js';
+import { followUpSignal, processFinishedSignal, processProgressSignal, type ProcessKind, type ProcessRecord } from './process-contract.js';
+import { ref, renderStatusBlock, resultMessage } from './status-block.js';
 
 /** Message ids remembered for deduplication (carried across continue-as-new). */
 const SEEN_LIMIT = 2000;
 /** Turns whose replies stay in memory for late `wait` callers; older ones are read from the database. */
 const REPLY_MEMORY_TURNS = 32;
+/** Finished processes kept for the processes query once reported. */
+const FINISHED_KEPT = 20;
+/** Context indexes of entries the workflow adds within a step: after the step's tool results. */
+const STEERED_IDX = 1000;
+const RESULTS_IDX = 100;
 // Bookkeeping writes to our own database take milliseconds: they run as local activities (retried,
 // recorded in history as markers) so a turn does not pay a server round trip for each of them.
-const localStorage = proxyLocalActivities<ChannelActivities>(STORAGE_OPTIONS);
+const localStorage = proxyLocalActivities<ChannelActivities & CompactionActivities>(STORAGE_OPTIONS);
 
 // Deliveries to a chat platform may wait out rate limits and outages: regular activities, visible
 // and retried by the server. The webhook platform's delivery is a database write, so it runs locally.
@@ -44,24 +64,42 @@ const platformDelivery = proxyActivities<ChannelActivities>(STORAGE_OPTIONS);
 const llm = proxyActivities<ChannelActivities>(LLM_OPTIONS);
 const tools = proxyActivities<ChannelActivities>(TOOL_OPTIONS);
 
+/** Tools the workflow carries out itself when their arguments are well formed. */
+const PROCESS_TOOLS = new Set(['branch', 'spawn_worker', 'route', 'cancel']);
+
 /**
  * One conversation. Messages arrive by update (usually update-with-start), are deduplicated by their
  * platform id and queued; the main loop runs one turn at a time. Handlers never wait on a turn unless
- * the caller asked to (`wait`), so intake never blocks.
+ * the caller asked to (`wait`), so intake never blocks. Messages that arrive while a turn runs are
+ * handled by the queue mode; branches and workers run as child workflows and report back by signal,
+ * and the channel runs a turn on their results so the user hears about finished work unprompted.
  */
 export async function channelWorkflow(initial: ChannelState): Promise<void> {
   const channelId = channelWorkflowId(initial);
+  const key = { agentId: initial.agentId, platform: initial.platform, conversationId: initial.conversationId };
+  const settings = channelSettings(initial.settings, workflowInfo().taskQueue);
   const seen = new BoundedSet(initial.seen, SEEN_LIMIT);
   const queue: InboundMessage[] = [...initial.pending];
   /** The turn each recent message was (or is being) answered in. */
   const messageTurn = new Map<string, number>();
   const turnReplies = new Map<number, ReplyRecord[]>();
+  const processes: ProcessRecord[] = [...(initial.processes ?? [])];
+  let processSeq = initial.processSeq ?? 0;
+  let queueModeOverride = initial.queueModeOverride;
   let turnSeq = initial.turnSeq;
   let completedTurnSeq = initial.turnSeq;
   let runningTurn: number | undefined;
+  let turnScope: CancellationScope | undefined;
   let turnsThisRun = 0;
+  let resultTurnsSinceUser = 0;
   let draining = false;
+  // Multi-user debounce: when the previous message arrived, and since when messages come in a burst.
+  let lastArrival: number | undefined;
+  let burstSince: number | undefined;
+  /** A compactor child of this run is summarising: do not start another. */
+  let compacting = false;
 
+  const queueMode = (): QueueMode => queueModeOverride ?? settings.queueMode;
   const isAnswered = (id: string): boolean => {
     if (queue.some((m) => m.messageId === id)) return false;
     const turn = messageTurn.get(id);
@@ -74,6 +112,29 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
     return { messageId: id, duplicate, status: 'completed', turnSeq: turn, replies: turn === undefined ? undefined : turnReplies.get(turn) };
   };
 
+  // Defined before the handlers: update-with-start delivers the first message as soon as they are set.
+  const noteArrival = (message: InboundMessage) => {
+    const now = Date.now();
+    if (message.isDirect === false && lastArrival !== undefined && now - lastArrival < settings.debounceMs) burstSince ??= lastArrival;
+    lastArrival = now;
+  };
+
+  const cancelProcess = async (id: string, reported: boolean): Promise<boolean> => {
+    const p = processes.find((x) => x.id === id);
+    if (!p || !isActive(p)) return false;
+    try {
+      await getExternalWorkflowHandle(id).cancel();
+    } catch (err) {
+      log.warn('cancelling a process failed', { id, error: (err as Error).message });
+      return false;
+    }
+    p.state = 'cancelled';
+    p.result ??= 'Cancelled.';
+    p.finishedAt = new Date().toISOString();
+    p.reported = reported;
+    return true;
+  };
+
   setHandler(
     submitMessageUpdate,
     async ({ message, wait }: SubmitMessageInput): Promise<SubmitMessageResult> => {
@@ -81,6 +142,9 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
       if (!duplicate) {
         seen.add(message.messageId);
         queue.push(message);
+        noteArrival(message);
+        // Interrupt mode: the running turn stops at once and the next turn answers what is queued.
+        if (queueMode() === 'interrupt' && turnScope && runningTurn !== undefined) turnScope.cancel();
       }
       if (!wait) return { messageId: message.messageId, duplicate, status: 'queued', turnSeq: messageTurn.get(message.messageId) };
       await condition(() => draining || isAnswered(message.messageId));
@@ -89,8 +153,56 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
     { validator: ({ message }: SubmitMessageInput) => validateInbound(message) },
   );
 
-  setHandler(statusQuery, () => ({ turnSeq, running: runningTurn !== undefined, queued: queue.length, completedTurns: completedTurnSeq }));
 
+  setHandler(statusQuery, () => ({
+    turnSeq,
+    running: runningTurn !== undefined,
+    queued: queue.length,
+    completedTurns: completedTurnSeq,
+    queueMode: queueMode(),
+    runningProcesses: processes.filter(isActive).length,
+  }));
+  setHandler(processesQuery, () => processes.map((p) => ({ ...p })));
+  setHandler(
+    setQueueModeUpdate,
+    ({ queueMode: mode }) => {
+      queueModeOverride = mode ?? undefined;
+      return { queueMode: queueMode() };
+    },
+    { validator: ({ queueMode: mode }) => validateQueueMode(mode) },
+  );
+  // A user's stop: the channel tells the conversation in a results turn.
+  setHandler(cancelProcessUpdate, async ({ id }) => ({ cancelled: await cancelProcess(id, false) }));
+
+  setHandler(processProgressSignal, (progress) => {
+    const p = processes.find((x) => x.id === progress.id);
+    if (!p || !isActive(p)) return;
+    p.toolCalls = progress.toolCalls;
+    if (progress.status !== undefined) p.status = progress.status;
+    if (progress.roundOutcome !== undefined) {
+      // An interactive worker finished a round: report it like a finished process, keep it listed as waiting.
+      p.state = 'waiting';
+      p.result = progress.roundOutcome;
+      p.reported = false;
+    } else if (p.state === 'waiting') {
+      p.state = 'running';
+    }
+  });
+  setHandler(processFinishedSignal, (outcome) => {
+    const p = processes.find((x) => x.id === outcome.id);
+    if (!p) return;
+    const wasFinal = !isActive(p);
+    p.state = outcome.state;
+    p.result = outcome.result;
+    if (outcome.toolCalls !== undefined) p.toolCalls = outcome.toolCalls;
+    p.finishedAt ??= new Date().toISOString();
+    // A process cancelled from here already counts as finished; its own word only refines the record.
+    if (!wasFinal) p.reported = false;
+  });
+
+
+  const unreported = () => processes.filter((p) => !p.reported && (p.state === 'waiting' || !isActive(p)));
+  const resultTurnDue = () => unreported().length > 0 && resultTurnsSinceUser < settings.maxResultTurns;
   const shouldContinueAsNew = () => workflowInfo().continueAsNewSuggested || turnsThisRun >= initial.continueAsNewAfterTurns;
 
   const runTurn = async (batch: InboundMessage[]): Promise<void> => {
@@ -99,12 +211,21 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
     for (const m of batch) messageTurn.set(m.messageId, turn);
     const replies: ReplyRecord[] = [];
     turnReplies.set(turn, replies);
-    const last = batch[batch.length - 1];
-    const base = { channelId, turnSeq: turn, agentId: initial.agentId, platform: initial.platform, conversationId: initial.conversationId };
-    await localStorage.recordInbound({ ...base, messages: batch });
+    let trigger = batch[batch.length - 1];
+    const base = { channelId, turnSeq: turn, ...key };
+    if (batch.length) await localStorage.recordInbound({ ...base, messages: batch });
+    // Finished work enters the context as messages of their own, after the users' messages.
+    const results = unreported();
+    if (results.length) {
+      await localStorage.recordContext({
+        channelId,
+        entries: results.map((p, i) => ({ turnSeq: turn, step: 0, idx: RESULTS_IDX + i, role: 'user', text: resultMessage(p) })),
+      });
+      for (const p of results) p.reported = true;
+    }
 
-    const deliver = async (step: number, key: string, text: string, kind: ReplyRecord['kind'], toolCallId?: string, toolCallIdx?: number) => {
-      const input = { ...base, step, key, text, kind, replyTo: last?.messageId, toolCallId, toolCallIdx };
+    const deliver = async (step: number, deliveryKey: string, text: string, kind: ReplyRecord['kind'], toolCallId?: string, toolCallIdx?: number) => {
+      const input = { ...base, step, key: deliveryKey, text, kind, replyTo: trigger?.messageId, toolCallId, toolCallIdx };
       const reply =
         initial.platform === WEBHOOK_PLATFORM
           ? await localStorage.deliverReply(input)
@@ -112,26 +233,70 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
       replies.push(reply);
     };
 
-    try {
+    const llmLoop = async () => {
+      let nudges = 0;
       for (let step = 1; step <= initial.maxLlmCallsPerTurn; step++) {
-        const result: ModelStep = await llm.callModel.executeWithOptions({ summary: `LLM call ${step} of turn ${turn}` }, [{ ...base, step }]);
+        const result: ModelStep = await llm.callModel.executeWithOptions({ summary: `LLM call ${step} of turn ${turn}` }, [
+          { ...base, step, process: 'channel', status: renderStatusBlock(processes) },
+        ]);
+        await keepContextInBounds(result, turn);
         // Replay-safe: histories recorded before budgets have no notice, so no new command appears in them.
         if (result.notice) await deliver(step, 'notice', result.notice, 'reply');
-        if (result.text.trim()) await deliver(step, 'text', result.text, 'reply');
-        if (result.toolCalls.length === 0) break;
+        // Plain text is a reply unless the agent requires the reply tool; then bare text is nudged
+        // (at most twice a turn) and only delivered if the model still will not use its tools.
+        const textIsReply = !settings.requireReplyTool;
+        if (textIsReply && result.text.trim()) await deliver(step, 'text', result.text, 'reply');
+        if (result.toolCalls.length === 0) {
+          if (textIsReply) break;
+          const decision = decideNudge({ text: result.text, toolCallCount: 0, toolsExpected: true, nudgesThisTurn: nudges });
+          if (decision.nudge && step < initial.maxLlmCallsPerTurn) {
+            nudges++;
+            await localStorage.recordContext({ channelId, entries: [{ turnSeq: turn, step, idx: 1, role: 'user', text: decision.message }] });
+            continue;
+          }
+          if (result.text.trim()) await deliver(step, 'text', result.text, 'reply');
+          break;
+        }
+        const handled: ContextEntryInput[] = [];
         await Promise.all(
-          result.toolCalls.map((call, idx): Promise<unknown> => {
+          result.toolCalls.map(async (call, idx): Promise<unknown> => {
             const replyText = replyTextOf(call);
             if (replyText !== undefined) return deliver(step, `tool:${call.id}`, replyText, 'reply', call.id, idx);
-            return runTool(base, step, idx, call);
+            const own = await processTool(call, turn);
+            if (own !== undefined) return handled.push({ turnSeq: turn, step, idx: 1 + idx, role: 'tool', toolCallId: call.id, text: own.content, isError: own.isError });
+            return runTool(base, step, idx, call, trigger);
           }),
         );
+        if (handled.length) await localStorage.recordContext({ channelId, entries: handled });
         if (endsTurn(result.toolCalls)) break;
-        if (step === initial.maxLlmCallsPerTurn) log.warn('turn reached its LLM call limit', { turn, limit: step });
+        if (step === initial.maxLlmCallsPerTurn) {
+          log.warn('turn reached its LLM call limit', { turn, limit: step });
+          break;
+        }
+        // Steer mode: messages that arrived meanwhile join this turn before its next LLM call.
+        if (queueMode() === 'steer' && queue.length) {
+          const steered = queue.splice(0);
+          for (const m of steered) messageTurn.set(m.messageId, turn);
+          await localStorage.recordInbound({ ...base, messages: steered, step, idxBase: STEERED_IDX });
+          trigger = steered[steered.length - 1];
+        }
       }
+    };
+
+    try {
+      turnScope = new CancellationScope();
+      await turnScope.run(llmLoop);
     } catch (err) {
-      await deliver(0, 'error', userMessageFor(err), 'error');
+      if (isCancellation(err)) log.info('turn interrupted by a newer message', { turn });
+      else {
+        const text = userMessageFor(err);
+        // The platform itself may be what failed (a revoked token): the conversation goes on regardless.
+        await deliver(0, 'error', text, 'error').catch((deliveryErr: unknown) =>
+          log.error('could not deliver the error message', { turn, error: (deliveryErr as Error).message }),
+        );
+      }
     } finally {
+      turnScope = undefined;
       runningTurn = undefined;
       completedTurnSeq = turn;
       turnsThisRun++;
@@ -139,33 +304,183 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
     }
   };
 
+  /**
+   * branch, spawn_worker, route and cancel with well-formed arguments: carried out here, since they
+   * start, signal or cancel child workflows. Undefined hands the call to the tool activity (which
+   * explains malformed arguments to the model).
+   */
+  const processTool = async (call: ToolCall, turn: number): Promise<ToolOutcome | undefined> => {
+    if (!PROCESS_TOOLS.has(call.name)) return undefined;
+    const input = call.input;
+    const taskType = typeof input.task_type === 'string' && /^[a-z0-9][a-z0-9_-]{0,39}$/.test(input.task_type) ? input.task_type : undefined;
+    if (call.name === 'branch' && isText(input.question)) return spawn('branch', input.question, turn, { taskType });
+    if (call.name === 'spawn_worker' && isText(input.task)) {
+      const brief = typeof input.brief === 'string' ? input.brief : undefined;
+      return spawn('worker', input.task, turn, { taskType, brief, interactive: input.interactive === true });
+    }
+    if (call.name === 'route' && typeof input.to === 'string' && isText(input.message)) {
+      const p = findByRef(input.to);
+      if (!p || p.kind !== 'worker' || !p.interactive || !isActive(p)) return { content: `${input.to} is not an interactive worker that is running.`, isError: true };
+      await getExternalWorkflowHandle(p.id).signal(followUpSignal, { text: input.message });
+      p.state = 'running';
+      return { content: `Sent to ${input.to}.`, isError: false };
+    }
+    if (call.name === 'cancel' && typeof input.id === 'string') {
+      const p = findByRef(input.id);
+      if (!p) return { content: `There is no ${input.id}.`, isError: true };
+      // The model asked for it: no need to tell it again in a results turn.
+      const cancelled = await cancelProcess(p.id, true);
+      return cancelled ? { content: `Cancelling ${input.id}.`, isError: false } : { content: `${input.id} is not running (${p.state}).`, isError: true };
+    }
+    return undefined;
+  };
+
+  /**
+   * The compactor: past 80 % (85 %) of the model's window the oldest 30 % (50 %) of completed turns
+   * are summarised by a child workflow while the channel keeps answering; past 95 % the oldest half
+   * is dropped at once (archived, with a marker), without an LLM call.
+   */
+  const keepContextInBounds = async (step: ModelStep, turn: number): Promise<void> => {
+    if (!step.contextTokens || !step.contextWindow) return;
+    const action = compactionAction(step.contextTokens, step.contextWindow);
+    const throughTurn = turn - 1;
+    if (action.kind === 'none' || throughTurn < 1) return;
+    if (action.kind === 'truncate') {
+      log.warn('context nearly full: truncating without a summary', { usage: action.usage, throughTurn });
+      await localStorage.truncateContext({ agentId: key.agentId, channelId, fraction: action.fraction, throughTurn });
+      return;
+    }
+    if (compacting) return;
+    compacting = true;
+    const handle = await startCompactor(key, turn, {
+      agentId: key.agentId,
+      channelId,
+      fraction: action.fraction,
+      throughTurn,
+      usedTokens: step.contextTokens,
+      contextWindow: step.contextWindow,
+    });
+    handle
+      .result()
+      .catch((err: unknown) => log.warn('compaction failed', { error: (err as Error).message }))
+      .finally(() => {
+        compacting = false;
+      });
+  };
+
+  const findByRef = (r: string) => processes.find((p) => ref(p) === r);
+
+  const spawn = async (kind: ProcessKind, task: string, turn: number, opts: { taskType?: string; brief?: string; interactive?: boolean }): Promise<ToolOutcome> => {
+    const limit = kind === 'branch' ? settings.maxBranches : settings.maxWorkers;
+    const running = processes.filter((p) => p.kind === kind && isActive(p)).length;
+    if (running >= limit) {
+      const plural = kind === 'branch' ? 'branches' : 'workers';
+      return { content: `Not started: ${running} ${plural} are already running (the limit is ${limit}). Wait for one to finish or cancel one.`, isError: true };
+    }
+    const n = ++processSeq;
+    const id = childId(channelId, kind, n);
+    const common = { ...key, parentId: channelId, id, n, taskType: opts.taskType };
+    if (kind === 'branch') {
+      await startBranch(key, { ...common, question: task, forkTurn: turn, maxLlmCalls: settings.branchMaxLlmCalls });
+    } else {
+      await startWorker(key, {
+        ...common,
+        task,
+        brief: opts.brief,
+        interactive: opts.interactive ?? false,
+        maxLlmCalls: settings.workerMaxLlmCalls,
+        timeLimitMs: settings.workerTimeLimitMs,
+        toolsTaskQueue: settings.toolsTaskQueue,
+      });
+    }
+    processes.push({ id, kind, n, task, startedAt: new Date().toISOString(), state: 'running', toolCalls: 0, interactive: opts.interactive, reported: true });
+    const what = kind === 'branch' ? 'Its conclusion' : 'Its outcome';
+    return { content: `Started ${kind}/${n}. ${what} will arrive here as a message; progress shows in the status block.`, isError: false };
+  };
+
   const forgetOldTurns = (turn: number) => {
     turnReplies.delete(turn - REPLY_MEMORY_TURNS);
     for (const [id, t] of messageTurn) if (t <= turn - REPLY_MEMORY_TURNS) messageTurn.delete(id);
+    // Reported, finished processes beyond the newest few leave the list (they are in the context).
+    const done = processes.filter((p) => p.reported && !isActive(p));
+    for (const p of done.slice(0, Math.max(0, done.length - FINISHED_KEPT))) processes.splice(processes.indexOf(p), 1);
+  };
+
+  /** Multi-user bursts: hold the turn until the chat is quiet for the debounce window, or the burst is too long. */
+  const debounce = async () => {
+    while (burstSince !== undefined && lastArrival !== undefined) {
+      const until = Math.min(lastArrival + settings.debounceMs, burstSince + settings.debounceMaxMs);
+      const wait = until - Date.now();
+      if (wait <= 0) break;
+      const seenArrival = lastArrival;
+      await condition(() => lastArrival !== seenArrival, wait);
+    }
+    burstSince = undefined;
   };
 
   for (;;) {
-    await condition(() => queue.length > 0 || shouldContinueAsNew());
+    await condition(() => queue.length > 0 || resultTurnDue() || shouldContinueAsNew());
     if (shouldContinueAsNew()) break;
-    // Follow-up mode: each queued message gets its own turn, in arrival order.
-    await runTurn(queue.splice(0, 1));
+    if (queue.length > 0) {
+      const burst = burstSince !== undefined;
+      if (burst) await debounce();
+      // followup: one turn per message, in arrival order; a burst, and the other modes, answer everything queued at once.
+      const batch = queueMode() === 'followup' && !burst ? queue.splice(0, 1) : queue.splice(0);
+      resultTurnsSinceUser = 0;
+      await runTurn(batch);
+    } else {
+      // Results landing close together are answered in one turn.
+      await sleep(settings.resultCoalesceMs);
+      if (queue.length > 0) continue;
+      resultTurnsSinceUser++;
+      await runTurn([]);
+    }
   }
 
   // Let in-flight updates finish (waiters of queued messages get 'continued' and ask the next run),
-  // then carry only the ids, counters and unanswered messages into a fresh history.
+  // then carry only the ids, counters, children and unanswered messages into a fresh history.
   draining = true;
   await condition(allHandlersFinished);
-  await continueAsNew<typeof channelWorkflow>({ ...initial, turnSeq, seen: seen.toArray(), pending: queue });
+  await continueAsNew<typeof channelWorkflow>({
+    ...initial,
+    turnSeq,
+    seen: seen.toArray(),
+    pending: queue,
+    settings,
+    queueModeOverride,
+    processes: processes.filter((p) => isActive(p) || !p.reported),
+    processSeq,
+  });
 }
 
-function runTool(base: { channelId: string; turnSeq: number; agentId: string }, step: number, idx: number, call: ToolCall): Promise<ToolOutcome> {
-  return tools.runTool.executeWithOptions({ summary: `tool ${call.name}` }, [{ ...base, step, idx, call }]);
+function isActive(p: ProcessRecord): boolean {
+  return p.state === 'running' || p.state === 'waiting';
+}
+
+function isText(value: unknown): value is string {
+  return typeof value === 'string' && value.trim().length > 0 && value.length <= 8000;
+}
+
+function runTool(
+  base: { channelId: string; turnSeq: number; agentId: string; platform: string; conversationId: string },
+  step: number,
+  idx: number,
+  call: ToolCall,
+  trigger: InboundMessage | undefined,
+): Promise<ToolOutcome> {
+  return tools.runTool.executeWithOptions({ summary: `tool ${call.name}` }, [
+    { ...base, step, idx, call, process: 'channel', triggerMessageId: trigger?.messageId, userId: trigger?.sender?.id },
+  ]);
 }
 
 function validateInbound(message: InboundMessage): void {
   if (!message || typeof message.messageId !== 'string' || !message.messageId) throw new Error('message.messageId is required');
   if (typeof message.text !== 'string' || !message.text.trim()) throw new Error('message.text must be a non-empty string');
   if (message.text.length > MAX_MESSAGE_CHARS) throw new Error(`message.text is longer than ${MAX_MESSAGE_CHARS} characters`);
+}
+
+function validateQueueMode(mode: QueueMode | null): void {
+  if (mode !== null && !QUEUE_MODES.includes(mode)) throw new Error(`queueMode must be one of ${QUEUE_MODES.join(', ')} (or null)`);
 }
 
 function preview(text: string): string {

@@ -1,3 +1,8 @@
 // The workflow bundle's entry: every workflow type the worker registers.
 export { channelWorkflow } from './channel.js';
 export { heartbeatWorkflow } from './heartbeat.js';
+export { branchWorkflow } from './branch.js';
+export { workerWorkflow } from './worker.js';
+export { compactorWorkflow } from './compactor.js';
+export { cortexWorkflow } from './cortex.js';
+export { ingestionWorkflow } from './ingestion.js';

@@ -26,6 +26,8 @@ const postBodySchema = z
     sender: z.object({ id: z.string().min(1).max(200), name: z.string().max(200).optional() }).strict().optional(),
     messageId: z.string().regex(EXTERNAL_ID_PATTERN, `message ids ${EXTERNAL_ID_RULE}`).optional(),
     wait: z.union([z.boolean(), z.number().int().min(0).max(MAX_WAIT_MS)]).optional(),
+    /** false for a multi-user chat: bursts of messages are then debounced into one turn. Default true. */
+    direct: z.boolean().optional(),
   })
   .strict();
 
@@ -68,11 +70,11 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: ApiContext): vo
     if (!params) return reply;
     const body = postBodySchema.safeParse(request.body ?? {});
     if (!body.success) return sendValidationError(reply, 'body', body.error);
-    const { text, sender, wait } = body.data;
+    const { text, sender, wait, direct } = body.data;
     const messageId = body.data.messageId ?? randomUUID();
     const waitMs = wait === true ? DEFAULT_WAIT_MS : wait === false || wait === undefined ? 0 : wait;
     const key = { agentId: params.agent, platform: WEBHOOK_PLATFORM, conversationId: params.conversation };
-    const outcome = await ctx.channels.submit({ ...key, message: { messageId, text, sender, receivedAt: new Date().toISOString() }, waitMs });
+    const outcome = await ctx.channels.submit({ ...key, message: { messageId, text, sender, receivedAt: new Date().toISOString(), ...(direct === false ? { isDirect: false } : {}) }, waitMs });
     const run = {
       messageId,
       workflowId: outcome.workflowId,

@@ -3,13 +3,21 @@ import { TypedSearchAttributes } from '@temporalio/common';
 import type { SpacebotConfig } from '../config/types.js';
 import { AGENT, CONVERSATION, PLATFORM, PROCESS } from '../temporal/search-attributes.js';
 import {
+  cancelProcessUpdate,
   channelWorkflowId,
+  processesQuery,
+  setQueueModeUpdate,
   submitMessageUpdate,
   type ChannelKey,
+  type ChannelSettings,
   type ChannelState,
   type InboundMessage,
+  type QueueMode,
   type SubmitMessageResult,
 } from '../../workflows/channel-contract.js';
+import { DEFAULT_CHANNEL_SETTINGS, toolsTaskQueueFor } from '../../workflows/channel-settings.js';
+import type { ProcessRecord } from '../../workflows/process-contract.js';
+import type { AgentConfig } from '../config/types.js';
 import type { channelWorkflow } from '../../workflows/channel.js';
 
 export interface SubmitOptions extends ChannelKey {
@@ -68,6 +76,7 @@ export class ChannelClient {
       pending: [],
       continueAsNewAfterTurns: this.config.continueAsNewAfterTurns,
       maxLlmCallsPerTurn: agent?.maxLlmCallsPerTurn ?? 5,
+      settings: channelSettingsFor(agent, this.config.temporal.taskQueue),
     };
     return new WithStartWorkflowOperation<typeof channelWorkflow>('channelWorkflow', {
       workflowId,
@@ -84,6 +93,33 @@ export class ChannelClient {
       staticSummary: `Conversation ${key.conversationId} on ${key.platform} with agent ${key.agentId}`,
     });
   }
+
+  /** A running channel's branches and workers (running, and recently finished). */
+  processes(key: ChannelKey): Promise<ProcessRecord[]> {
+    return this.client.workflow.getHandle(channelWorkflowId(key)).query(processesQuery);
+  }
+
+  /** Overrides the agent's queue mode for one channel (null restores the agent's). */
+  async setQueueMode(key: ChannelKey, queueMode: QueueMode | null): Promise<QueueMode> {
+    const result = await this.client.workflow.getHandle(channelWorkflowId(key)).executeUpdate(setQueueModeUpdate, { args: [{ queueMode }] });
+    return result.queueMode;
+  }
+
+  /** A user's stop: cancels the branch or worker; the channel tells the conversation. */
+  async cancelProcess(key: ChannelKey, processId: string): Promise<boolean> {
+    const result = await this.client.workflow.getHandle(channelWorkflowId(key)).executeUpdate(cancelProcessUpdate, { args: [{ id: processId }] });
+    return result.cancelled;
+  }
+}
+
+/** A channel's settings from its agent's config (fixed when the channel starts; carried across runs). */
+export function channelSettingsFor(agent: AgentConfig | undefined, taskQueue: string): ChannelSettings {
+  const p = agent?.processes;
+  return {
+    ...DEFAULT_CHANNEL_SETTINGS,
+    ...(p ? { queueMode: p.queueMode, maxBranches: p.maxBranches, maxWorkers: p.maxWorkers, workerTimeLimitMs: p.workerTimeLimitMs, workerMaxLlmCalls: p.workerMaxLlmCalls, branchMaxLlmCalls: p.branchMaxLlmCalls, requireReplyTool: p.requireReplyTool } : {}),
+    toolsTaskQueue: toolsTaskQueueFor(taskQueue),
+  };
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {

@@ -5,6 +5,9 @@ import type { z } from 'zod';
 import { configFileSchema, type ConfigFile } from './schema.js';
 import { resolveHeartbeats } from '../heartbeats/config.js';
 import { resolveBudgets, resolvePricing } from '../costs/config.js';
+import { resolveGatewayConfig } from '../gateway/config.js';
+import { resolveCortex } from '../cortex/config.js';
+import { resolveMemory } from '../memory/embedders/config.js';
 import {
   NATIVE_PROVIDER_IDS,
   PROCESS_TYPES,
@@ -31,6 +34,8 @@ export class ConfigError extends Error {
 export const DEFAULT_ATTEMPT_TIMEOUT_MS = 120_000;
 /** Cooldown of a model after a 429 without retry-after. */
 export const DEFAULT_RATE_LIMIT_COOLDOWN_MS = 60_000;
+/** How long one LLM call may keep failing over before the user is told (= LLM_OPTIONS.scheduleToCloseTimeout). */
+export const DEFAULT_TOTAL_TIMEOUT_MS = 600_000;
 
 /** Used when only a provider key is given. Overridable per agent or in [defaults]. */
 export const DEFAULT_MODELS: Record<NativeProviderId, string> = {
@@ -121,7 +126,12 @@ function resolveConfig(cfg: ConfigFile, env: NodeJS.ProcessEnv, cwd: string, fil
   const routing = resolveRouting(cfg, ref);
   const models: Record<string, ModelSettings> = {};
   for (const [key, m] of Object.entries(cfg.models ?? {})) {
-    models[formatModelRef(ref(key, `models.${key}`))] = { costRank: m.cost_rank, inputPerMtok: m.input_per_mtok, outputPerMtok: m.output_per_mtok };
+    models[formatModelRef(ref(key, `models.${key}`))] = {
+      costRank: m.cost_rank,
+      inputPerMtok: m.input_per_mtok,
+      outputPerMtok: m.output_per_mtok,
+      ...(m.context_window !== undefined ? { contextWindow: m.context_window } : {}),
+    };
   }
   const defaultModel = cfg.defaults?.model ? ref(cfg.defaults.model, 'defaults.model') : firstKeyedProviderDefault(providers);
   const channelDefault = routing.processes.channel ?? defaultModel;
@@ -139,6 +149,18 @@ function resolveConfig(cfg: ConfigFile, env: NodeJS.ProcessEnv, cwd: string, fil
       workspace: path.resolve(cwd, a.workspace ?? path.join(dataDir, 'agents', a.id, 'workspace')),
       maxLlmCallsPerTurn: a.max_llm_calls_per_turn ?? cfg.defaults?.max_llm_calls_per_turn ?? 5,
       maxOutputTokens: a.max_output_tokens ?? cfg.defaults?.max_output_tokens ?? 4096,
+      // Left undefined unless configured: absent means on.
+      streaming: a.streaming ?? cfg.defaults?.streaming,
+      processes: {
+        queueMode: a.queue_mode ?? cfg.defaults?.queue_mode ?? 'steer',
+        maxBranches: a.max_branches ?? cfg.defaults?.max_branches ?? 5,
+        maxWorkers: a.max_workers ?? cfg.defaults?.max_workers ?? 5,
+        workerTimeLimitMs: (a.worker_time_limit_minutes ?? cfg.defaults?.worker_time_limit_minutes ?? 30) * 60_000,
+        workerMaxLlmCalls: a.worker_max_llm_calls ?? cfg.defaults?.worker_max_llm_calls ?? 50,
+        branchMaxLlmCalls: a.branch_max_llm_calls ?? cfg.defaults?.branch_max_llm_calls ?? 10,
+        requireReplyTool: a.require_reply_tool ?? cfg.defaults?.require_reply_tool ?? false,
+      },
+      memoryToolsForWorkers: a.memory_tools_for_workers ?? cfg.defaults?.memory_tools_for_workers ?? false,
     };
   });
   return {
@@ -172,6 +194,16 @@ function resolveConfig(cfg: ConfigFile, env: NodeJS.ProcessEnv, cwd: string, fil
     budgets: resolveBudgets(cfg.budgets, agents.map((a) => a.id), (message) => {
       throw new ConfigError(`${file ?? 'configuration'}: ${message}`);
     }),
+    ...resolveGatewayConfig({ adapters: cfg.adapters, bindings: cfg.bindings, gateway: cfg.gateway }, agents.map((a) => a.id), (message) => {
+      throw new ConfigError(`${file ?? 'configuration'}: ${message}`);
+    }),
+    cortex: resolveCortex(cfg.cortex),
+    memory: resolveMemory(cfg.memory, { env, cwd, dataDir, openaiBaseUrl: providers.openai.baseUrl }),
+    tools: {
+      sandbox: cfg.tools?.sandbox ?? 'none',
+      shellTimeoutSeconds: cfg.tools?.shell_timeout_seconds ?? 60,
+      maxOutputBytes: cfg.tools?.max_output_bytes ?? 51_200,
+    },
   };
 }
 
@@ -247,6 +279,7 @@ function resolveRouting(cfg: ConfigFile, ref: (value: string, where: string) => 
     fallbacks,
     attemptTimeoutMs: r?.attempt_timeout_ms ?? DEFAULT_ATTEMPT_TIMEOUT_MS,
     rateLimitCooldownMs: r?.rate_limit_cooldown_ms ?? DEFAULT_RATE_LIMIT_COOLDOWN_MS,
+    totalTimeoutMs: r?.total_timeout_ms ?? DEFAULT_TOTAL_TIMEOUT_MS,
   };
 }
 

@@ -2,6 +2,9 @@ import { z } from 'zod';
 import { PROCESS_TYPES, PROVIDER_IDS, type ProcessType } from './types.js';
 import { heartbeatConfigSchema, heartbeatDefaultsSchema } from '../heartbeats/config.js';
 import { budgetsSchema, pricingSchema } from '../costs/config.js';
+import { adaptersSchema, bindingSchema, gatewaySchema } from '../gateway/config.js';
+import { cortexSchema } from '../cortex/config.js';
+import { memorySchema } from '../memory/embedders/config.js';
 
 /**
  * The shape of `spacebot.toml`. Every object is strict so a misspelt key stops start-up with its
@@ -41,6 +44,11 @@ const routingSchema = z
     attempt_timeout_ms: z.number().int().min(100).max(600_000).optional(),
     /** Cooldown after a 429 that carried no retry-after. */
     rate_limit_cooldown_ms: z.number().int().min(0).max(3_600_000).optional(),
+    /**
+     * How long one LLM call may keep failing over, across activity retries, before the user is told.
+     * At most the LLM activity's schedule-to-close timeout (10 min, workflows/activity-options.ts).
+     */
+    total_timeout_ms: z.number().int().min(1_000).max(600_000).optional(),
   })
   .strict();
 
@@ -49,11 +57,32 @@ const modelSettingsSchema = z
     cost_rank: z.number().min(0).optional(),
     input_per_mtok: z.number().min(0).optional(),
     output_per_mtok: z.number().min(0).optional(),
+    /** The model's context window in tokens; overrides lib/compaction/context-window.ts. */
+    context_window: z.number().int().min(256).max(100_000_000).optional(),
   })
   .strict();
 
+/**
+ * How an agent's channels run their processes; allowed per agent and in `[defaults]`. See
+ * docs/processes.md.
+ */
+const processSettingsShape = {
+  /** What happens to messages arriving while a turn runs: followup, collect, steer (default) or interrupt. */
+  queue_mode: z.enum(['followup', 'collect', 'steer', 'interrupt']).optional(),
+  max_branches: z.number().int().min(0).max(50).optional(),
+  max_workers: z.number().int().min(0).max(50).optional(),
+  worker_time_limit_minutes: z.number().min(1).max(24 * 60).optional(),
+  worker_max_llm_calls: z.number().int().min(1).max(500).optional(),
+  branch_max_llm_calls: z.number().int().min(1).max(100).optional(),
+  /** Workers get memory_save/recall/delete too (branches always have them). */
+  memory_tools_for_workers: z.boolean().optional(),
+  /** The channel speaks only through `reply`/`skip`: bare text is nudged (twice) before it is sent. */
+  require_reply_tool: z.boolean().optional(),
+};
+
 const agentSchema = z
   .object({
+    ...processSettingsShape,
     id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, "-" and "_", at most 63'),
     name: z.string().min(1).optional(),
     model: modelRef.optional(),
@@ -63,6 +92,8 @@ const agentSchema = z
     workspace: z.string().optional(),
     max_llm_calls_per_turn: z.number().int().min(1).max(50).optional(),
     max_output_tokens: z.number().int().min(16).max(128_000).optional(),
+    /** Show answers while the model writes them (edit-in-place, webhook SSE); default true. */
+    streaming: z.boolean().optional(),
   })
   .strict();
 
@@ -105,6 +136,9 @@ export const configFileSchema = z
         max_output_tokens: z.number().int().min(16).max(128_000).optional(),
         continue_as_new_after_turns: z.number().int().min(1).optional(),
         history_turns: z.number().int().min(1).max(1000).optional(),
+        /** Default of every agent's `streaming`. */
+        streaming: z.boolean().optional(),
+        ...processSettingsShape,
       })
       .strict()
       .optional(),
@@ -112,6 +146,23 @@ export const configFileSchema = z
     /** Prices and budgets: see lib/costs/config.ts and docs/costs.md. */
     pricing: pricingSchema.optional(),
     budgets: budgetsSchema.optional(),
+    /** Chat platforms, bindings and the gateway: see lib/gateway/config.ts and docs/adapters.md. */
+    adapters: adaptersSchema.optional(),
+    bindings: z.array(bindingSchema).optional(),
+    gateway: gatewaySchema.optional(),
+    /** `[cortex]`: memory maintenance (lib/cortex/config.ts, docs/memory.md). */
+    cortex: cortexSchema.optional(),
+    /** `[memory]`: the embedder (lib/memory/embedders/config.ts, docs/memory.md). */
+    memory: memorySchema.optional(),
+    /** `[tools]`: how workers' task tools run (lib/tools/workspace/). */
+    tools: z
+      .object({
+        sandbox: z.enum(['none', 'bwrap']).optional(),
+        shell_timeout_seconds: z.number().int().min(1).max(1800).optional(),
+        max_output_bytes: z.number().int().min(1024).max(1_048_576).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

@@ -1,6 +1,9 @@
 import type { BudgetsConfig, PricingConfig } from '../costs/types.js';
 
 import type { HeartbeatsConfig } from '../heartbeats/config.js';
+import type { AdapterInstanceConfig, BindingConfig, GatewayConfig } from '../gateway/config.js';
+import type { CortexConfig } from '../cortex/config.js';
+import type { MemoryConfig } from '../memory/embedders/config.js';
 /** The resolved, validated configuration the rest of the code reads (camelCase, defaults applied). */
 
 /** Providers with their own SDK. */
@@ -71,6 +74,22 @@ export interface AgentConfig {
   workspace: string;
   maxLlmCallsPerTurn: number;
   maxOutputTokens: number;
+  /** Branches, workers and queue behaviour of the agent's channels (docs/processes.md). */
+  processes: AgentProcessSettings;
+  /** Workers get the memory tools too. */
+  memoryToolsForWorkers: boolean;
+  /** `false` turns streaming off (`[[agents]] streaming` / `[defaults] streaming`); absent means on. */
+  streaming?: boolean;
+}
+
+export interface AgentProcessSettings {
+  queueMode: 'followup' | 'collect' | 'steer' | 'interrupt';
+  maxBranches: number;
+  maxWorkers: number;
+  workerTimeLimitMs: number;
+  workerMaxLlmCalls: number;
+  branchMaxLlmCalls: number;
+  requireReplyTool: boolean;
 }
 
 /** The kinds of process that call a model. */
@@ -100,6 +119,8 @@ export interface RoutingConfig {
   attemptTimeoutMs: number;
   /** How long a model that answered 429 without retry-after is skipped. */
   rateLimitCooldownMs: number;
+  /** Budget of one LLM call across its activity retries, counted from the first schedule. */
+  totalTimeoutMs: number;
 }
 
 /** Optional per-model facts from `[models."provider/model"]`. */
@@ -109,6 +130,17 @@ export interface ModelSettings {
   /** USD per million tokens; compared (input + output) when both models have prices and no rank. */
   inputPerMtok?: number;
   outputPerMtok?: number;
+  /** Context window in tokens (`context_window`); else the built-in table in lib/compaction/context-window.ts. */
+  contextWindow?: number;
+}
+
+export interface ToolsConfig {
+  /** `bwrap` runs shell commands in bubblewrap (workspace read-write, system read-only). */
+  sandbox: 'none' | 'bwrap';
+  /** Default timeout of a shell command the model starts without one. */
+  shellTimeoutSeconds: number;
+  /** Tool output beyond this many bytes is cut, with a note saying how much. */
+  maxOutputBytes: number;
 }
 
 export interface SpacebotConfig {
@@ -131,6 +163,16 @@ export interface SpacebotConfig {
   pricing: PricingConfig;
   /** `[budgets]`: see docs/costs.md. */
   budgets: BudgetsConfig;
+  /** `[adapters.<kind>.<instance>]` (enabled ones), `[[bindings]]` and `[gateway]`: see docs/adapters.md. */
+  adapters: AdapterInstanceConfig[];
+  bindings: BindingConfig[];
+  gateway: GatewayConfig;
+  /** `[cortex]`: see docs/memory.md. */
+  cortex: CortexConfig;
+  /** `[memory]` (the embedder): see docs/memory.md. */
+  memory: MemoryConfig;
+  /** `[tools]`: sandboxing, shell timeout and output cap of the workers' task tools. */
+  tools: ToolsConfig;
 }
 
 export function formatModelRef(ref: ModelRef): string {

@@ -19,6 +19,9 @@ export interface ChannelsTable {
   conversation_id: string;
   created_at: Timestamp;
   last_message_at: Timestamp;
+  /** 010_processes: branches and workers have rows of their own, linked to their channel. */
+  process: Generated<'channel' | 'branch' | 'worker'>;
+  parent_id: string | null;
 }
 
 export interface MessagesTable {
@@ -145,7 +148,89 @@ export interface MemoryArchiveTable {
   archived_at: Timestamp;
 }
 
+/** Raw context rows of compacted turns, kept before they leave context_entries (005_compaction). */
+export interface ConversationArchivesTable {
+  id: Generated<string>;
+  channel_id: string;
+  from_turn: number;
+  through_turn: number;
+  reason: 'summarise' | 'truncate';
+  /** ArchivedEntry[] (lib/compaction/archive.ts), oldest first. */
+  entries: Json<unknown>;
+  entry_count: number;
+  created_at: Timestamp;
+}
+
+/** What replaces compacted turns in a channel's context: a summary or a truncation marker (005_compaction). */
+export interface ContextSummariesTable {
+  id: Generated<string>;
+  channel_id: string;
+  kind: 'summary' | 'truncation';
+  from_turn: number;
+  through_turn: number;
+  content: string;
+  archive_id: string;
+  previous_id: string | null;
+  model: string | null;
+  compaction_key: string;
+  created_at: Timestamp;
+}
+
+/** Ingestion of files into memories, one row per agent and file content (009_ingestion). */
+export interface IngestFilesTable {
+  agent_id: string;
+  file_sha256: string;
+  filename: string;
+  source: 'upload' | 'folder';
+  /** The uploaded bytes until the file is done; NULL for folder files. */
+  content: Buffer | null;
+  size_bytes: number;
+  workflow_id: string;
+  status: Generated<'queued' | 'running' | 'done' | 'failed'>;
+  chunks_total: number | null;
+  chunks_done: Generated<number>;
+  chunks_skipped: Generated<number>;
+  memories_saved: Generated<number>;
+  error: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  finished_at: Timestamp | null;
+}
+
+/** A file's chunks in order (009_ingestion). */
+export interface IngestFileChunksTable {
+  agent_id: string;
+  file_sha256: string;
+  seq: number;
+  chunk_sha256: string;
+  content: string;
+}
+
+/** Chunks already extracted into memories, per agent (009_ingestion). */
+export interface IngestChunksTable {
+  agent_id: string;
+  chunk_sha256: string;
+  file_sha256: string;
+  seq: number;
+  memories_saved: number;
+  ingested_at: Timestamp;
+}
+
+/** Draft messages of streamed replies, finalised by edit (migrations/006_stream_drafts.sql). */
+export interface StreamDraftsTable {
+  delivery_key: string;
+  channel_id: string;
+  turn_seq: number;
+  step: number;
+  platform: string;
+  conversation_id: string;
+  platform_message_id: string;
+  created_at: Generated<Timestamp>;
+  updated_at: Generated<Timestamp>;
+}
+
 export interface Database {
+  stream_drafts: StreamDraftsTable;
   agents: AgentsTable;
   channels: ChannelsTable;
   messages: MessagesTable;
@@ -156,4 +241,9 @@ export interface Database {
   memories: MemoriesTable;
   memory_edges: MemoryEdgesTable;
   memory_archive: MemoryArchiveTable;
+  ingest_files: IngestFilesTable;
+  ingest_file_chunks: IngestFileChunksTable;
+  ingest_chunks: IngestChunksTable;
+  conversation_archives: ConversationArchivesTable;
+  context_summaries: ContextSummariesTable;
 }

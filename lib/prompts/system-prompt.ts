@@ -3,9 +3,9 @@ import path from 'node:path';
 import type { AgentConfig } from '../config/types.js';
 import { SHIPPED_PROMPTS_DIR } from '../config/load.js';
 
-export type ProcessKind = 'channel';
+export type ProcessKind = 'channel' | 'branch' | 'worker' | 'compactor';
 
-const PROMPT_FILES: Record<ProcessKind, string> = { channel: 'CHANNEL.md' };
+const PROMPT_FILES: Record<ProcessKind, string> = { channel: 'CHANNEL.md', branch: 'BRANCH.md', worker: 'WORKER.md', compactor: 'COMPACTOR.md' };
 const IDENTITY_FILES = ['SOUL.md', 'IDENTITY.md', 'USER.md'] as const;
 
 /**

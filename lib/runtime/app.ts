@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { Worker } from '@temporalio/worker';
+import type { SpacebotWorker } from './worker.js';
 import { OutboundAdapters } from '../../adapters/outbound.js';
 import { WebhookOutbound } from '../../adapters/webhook.js';
 import { buildApi } from '../../api/server.js';
@@ -10,13 +10,23 @@ import { ProviderRegistry } from '../llm/registry.js';
 import type { Logger } from '../logger.js';
 import { resolveApiToken } from './api-token.js';
 import { openDatabase } from './database-runtime.js';
+import { openStreamBus } from '../streaming/open-bus.js';
 import { openTemporal } from './temporal-runtime.js';
 import { createSpacebotWorker } from './worker.js';
+import { IngestWatcher } from '../ingest/watcher.js';
 import { installTemporalRuntime } from '../temporal/runtime-logger.js';
+import { Gateway } from '../gateway/gateway.js';
+import { ensureCortexWorkflows } from '../cortex/start.js';
+import { selectEmbedder } from '../memory/embedders/select.js';
+import { CooldownRegistry } from '../llm/cooldowns.js';
 
 export interface Roles {
   worker: boolean;
   api: boolean;
+  /** With the worker: poll each agent's `<workspace>/ingest/` for files to ingest (default true). */
+  watchIngest?: boolean;
+  /** The chat gateway: connects every `[adapters]` instance and feeds channel workflows (docs/adapters.md). */
+  gateway?: boolean;
 }
 
 export interface RunningApp {
@@ -38,6 +48,9 @@ export async function startSpacebot(config: SpacebotConfig, logger: Logger, role
   try {
     const database = await openDatabase(config, logger);
     stops.push(() => database.close());
+    // Streamed answers: published by this process's worker, served by its API (or another process's, via Postgres).
+    const streams = openStreamBus(database, logger);
+    stops.push(() => streams.close());
     const temporal = await openTemporal(config, logger);
     stops.push(() => temporal.close());
     if (!config.agents.some((a) => a.model)) {
@@ -48,10 +61,32 @@ export async function startSpacebot(config: SpacebotConfig, logger: Logger, role
     const reconciled = await new HeartbeatService(temporal.client, config, database.db).reconcileConfig();
     if (reconciled.created.length + reconciled.updated.length + reconciled.removed.length) logger.info(reconciled, 'heartbeats from the config reconciled');
 
-    let worker: Worker | undefined;
+    // Built for the worker too: its delivery activity needs every instance's outbound side (the
+    // adapters connect only when the gateway role starts them).
+    const gateway =
+      config.adapters.length > 0 && (roles.worker || roles.gateway)
+        ? new Gateway({ config, channels: new ChannelClient(temporal.client, config), logger, db: database.db })
+        : undefined;
+
+    // Probed once for both roles (the API saves memories too): if it does not work, one warning, and
+    // memories use full text + graph only.
+    const embedder = roles.worker || roles.api ? (await selectEmbedder(config.memory.embedder, logger)).embedder : null;
+
+    let worker: SpacebotWorker | undefined;
     if (roles.worker) {
       installTemporalRuntime(logger);
-      const deps = { config, db: database.db, providers: new ProviderRegistry(config.providers), outbound: new OutboundAdapters([new WebhookOutbound()]), logger, temporal: temporal.client };
+      const deps = {
+        config,
+        db: database.db,
+        providers: new ProviderRegistry(config.providers),
+        // One cooldown registry for every LLM activity of this process (channel calls, summaries, ingestion).
+        cooldowns: new CooldownRegistry(),
+        outbound: new OutboundAdapters([new WebhookOutbound(), ...(gateway?.outbound() ?? [])]),
+        logger,
+        temporal: temporal.client,
+        embedder,
+        streams,
+      };
       worker = await createSpacebotWorker({ connection: await temporal.nativeConnection(), namespace: temporal.namespace, taskQueue: config.temporal.taskQueue, deps });
       const running = worker.run();
       running.catch((err: unknown) => logger.error({ err }, 'Temporal worker stopped with an error'));
@@ -61,6 +96,21 @@ export async function startSpacebot(config: SpacebotConfig, logger: Logger, role
         await running.catch(() => undefined);
       });
       logger.info({ taskQueue: config.temporal.taskQueue }, 'Temporal worker running');
+      // One cortex workflow per agent maintains its memory ([cortex] enabled = false: none, running ones stop).
+      await ensureCortexWorkflows(temporal.client, config, { logger });
+      if (roles.watchIngest ?? true) {
+        // Files dropped into <workspace>/ingest/ become ingestion workflows (lib/ingest/watcher.ts).
+        const watcher = new IngestWatcher({ config, db: database.db, client: temporal.client, logger });
+        watcher.start();
+        stops.push(() => watcher.stop());
+      }
+    }
+
+    if (roles.gateway && gateway) {
+      await gateway.start();
+      stops.push(() => gateway.stop());
+    } else if (roles.gateway) {
+      logger.info('gateway: no [adapters] configured; chat platforms are off (the webhook API still works)');
     }
 
     let apiUrl: string | undefined;
@@ -75,6 +125,8 @@ export async function startSpacebot(config: SpacebotConfig, logger: Logger, role
         logger,
         temporalUiUrl: temporal.uiUrl,
         apiToken: token,
+        streams,
+        embedder,
       });
       await app.listen({ port: config.server.port, host: config.server.host });
       stops.push(() => app.close());

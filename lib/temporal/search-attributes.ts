@@ -1,18 +1,11 @@
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-
 /**
  * Custom search attributes every Spacebot workflow carries, so runs can be found by agent,
  * platform, conversation, process type and parent in the Temporal UI and the list API.
  * The embedded dev server registers them at start; production registers them once with
  * `temporal operator search-attribute create` (see README).
  */
-export const AGENT = defineSearchAttributeKey('SpacebotAgent', SearchAttributeType.KEYWORD);
-export const PLATFORM = defineSearchAttributeKey('SpacebotPlatform', SearchAttributeType.KEYWORD);
-export const CONVERSATION = defineSearchAttributeKey('SpacebotConversation', SearchAttributeType.KEYWORD);
-export const PROCESS = defineSearchAttributeKey('SpacebotProcess', SearchAttributeType.KEYWORD);
-export const PARENT = defineSearchAttributeKey('SpacebotParent', SearchAttributeType.KEYWORD);
-
-export const ALL_SEARCH_ATTRIBUTES = [AGENT, PLATFORM, CONVERSATION, PROCESS, PARENT] as const;
+export { AGENT, PLATFORM, CONVERSATION, PROCESS, PARENT, ALL_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes.js';
+import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes.js';
 
 /** `name=Type` pairs in the form the temporal CLI's `--search-attribute` flag takes. */
 export function cliSearchAttributeFlags(): string[] {

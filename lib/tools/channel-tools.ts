@@ -41,7 +41,85 @@ export const cronTool = defineTool({
   },
 });
 
-export const CHANNEL_TOOLS: readonly Tool[] = [replyTool as Tool, skipTool as Tool, cronTool as Tool];
+const taskType = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,39}$/)
+  .optional()
+  .describe('Optional kind of work (e.g. "coding", "summarise"): picks the model configured for it.');
+const processRef = z
+  .string()
+  .regex(/^(branch|worker)\/[0-9]{1,6}$/)
+  .describe('The process, as shown in the status block: "worker/<n>" or "branch/<n>".');
+
+/**
+ * `branch`, `spawn_worker`, `route` and `cancel` are carried out by the channel workflow (they start,
+ * signal or cancel child workflows); their `run` here is reached only when the arguments were invalid.
+ */
+export const branchTool = defineTool({
+  name: 'branch',
+  description:
+    'Think something through in the background: a branch gets a copy of this conversation and your question, can recall memories and older transcript, and returns a conclusion that arrives here as a message. The conversation is not blocked meanwhile.',
+  input: z.object({ question: z.string().min(1).max(8000).describe('What the branch should work out.'), task_type: taskType }).strict(),
+  async run() {
+    return 'Branch started.';
+  },
+});
+
+export const spawnWorkerTool = defineTool({
+  name: 'spawn_worker',
+  description:
+    'Delegate a task to a worker: a background process with a fresh context and tools for the shell and files in your workspace. It reports progress in the status block and its outcome arrives here as a message. Give it everything it needs in `task` and `brief`: it does not see this conversation.',
+  input: z
+    .object({
+      task: z.string().min(1).max(8000).describe('The task, stated completely.'),
+      brief: z.string().max(4000).optional().describe('Context from this conversation the task needs.'),
+      interactive: z.boolean().optional().describe('Keep the worker waiting for follow-ups (sent with `route`) after each round.'),
+      task_type: taskType,
+    })
+    .strict(),
+  async run() {
+    return 'Worker started.';
+  },
+});
+
+export const routeTool = defineTool({
+  name: 'route',
+  description: 'Send a follow-up message to an interactive worker that is waiting.',
+  input: z.object({ to: processRef, message: z.string().min(1).max(8000) }).strict(),
+  async run() {
+    return 'Routed.';
+  },
+});
+
+export const cancelTool = defineTool({
+  name: 'cancel',
+  description: 'Stop a running branch or worker (for example when the user no longer wants the task done).',
+  input: z.object({ id: processRef, reason: z.string().max(500).optional() }).strict(),
+  async run() {
+    return 'Cancelled.';
+  },
+});
+
+/** Carried out by the tool activity through the platform adapter. */
+export const reactTool = defineTool({
+  name: 'react',
+  description: 'Add an emoji reaction to the message you are answering (for example 👍 to acknowledge).',
+  input: z.object({ emoji: z.string().min(1).max(64).describe('A unicode emoji, or a platform emoji name.') }).strict(),
+  async run() {
+    throw new Error('the react tool runs in the tool activity');
+  },
+});
+
+export const CHANNEL_TOOLS: readonly Tool[] = [
+  replyTool as Tool,
+  skipTool as Tool,
+  branchTool as Tool,
+  spawnWorkerTool as Tool,
+  routeTool as Tool,
+  cancelTool as Tool,
+  reactTool as Tool,
+  cronTool as Tool,
+];
 
 export const CHANNEL_TOOL_DEFINITIONS = CHANNEL_TOOLS.map(toolDefinition);
 

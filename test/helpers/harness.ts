@@ -2,9 +2,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
+import type { SpacebotWorker } from '../../lib/runtime/worker.js';
 import type { FastifyInstance } from 'fastify';
-import { OutboundAdapters } from '../../adapters/outbound.js';
+import { OutboundAdapters, type OutboundAdapter } from '../../adapters/outbound.js';
+import { openStreamBus } from '../../lib/streaming/open-bus.js';
 import { WebhookOutbound } from '../../adapters/webhook.js';
 import { buildApi } from '../../api/server.js';
 import { ChannelClient } from '../../lib/channel/channel-client.js';
@@ -16,6 +17,8 @@ import { openDatabase, type DatabaseRuntime } from '../../lib/runtime/database-r
 import { createSpacebotWorker } from '../../lib/runtime/worker.js';
 import { startFakeLlm, type FakeLlm } from '../fake-llm/server.js';
 import { startTestTemporal, testWorkflowBundle } from './temporal-env.js';
+import { Gateway } from '../../lib/gateway/gateway.js';
+import type { RetryPolicy } from '../../lib/gateway/submit-retry.js';
 
 export const TEST_TOKEN = 'test-token-0123456789';
 
@@ -27,6 +30,13 @@ export interface HarnessOptions {
   env?: TestWorkflowEnvironment;
   /** Start no in-process worker (tests that run the worker in a child process). */
   noWorker?: boolean;
+  /**
+   * Run the gateway with the `[adapters]` of `toml` (after the worker starts; stopped by close). The
+   * worker's OutboundAdapters then hold every adapter's outbound side. `env` supplies adapter tokens.
+   */
+  gateway?: { env?: NodeJS.ProcessEnv; retry?: RetryPolicy };
+  /** More outbound adapters for the worker (test doubles of platforms). */
+  outbound?: OutboundAdapter[];
 }
 
 export interface Harness {
@@ -37,8 +47,10 @@ export interface Harness {
   database: DatabaseRuntime;
   api: FastifyInstance;
   baseUrl: string;
-  worker?: Worker;
-  startWorker(): Promise<Worker>;
+  worker?: SpacebotWorker;
+  /** With the `gateway` option. */
+  gateway?: Gateway;
+  startWorker(): Promise<SpacebotWorker>;
   stopWorker(): Promise<void>;
   /** fetch against the API with the bearer token. */
   request(method: string, url: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }>;
@@ -77,12 +89,17 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   });
   const logger = createLogger('spacebot-test', process.env.LOG_LEVEL ?? 'silent');
   const database = await openDatabase(config, logger);
+  // Shared by the worker (publishes streamed answers) and the API (serves them over SSE).
+  const streams = openStreamBus(database, logger);
   const channels = new ChannelClient(env.client, config);
-  const api = buildApi({ config, db: database.db, temporal: env.client, temporalAddress: env.address, channels, logger, temporalUiUrl: 'http://127.0.0.1:8233', apiToken: TEST_TOKEN });
+  const api = buildApi({ config, db: database.db, temporal: env.client, temporalAddress: env.address, channels, logger, temporalUiUrl: 'http://127.0.0.1:8233', apiToken: TEST_TOKEN, streams });
   await api.listen({ port: 0, host: '127.0.0.1' });
   const address = api.server.address();
   const baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
 
+  const gateway = options.gateway
+    ? new Gateway({ config, channels, logger, db: database.db, env: options.gateway.env ?? {}, ...(options.gateway.retry ? { retry: options.gateway.retry } : {}) })
+    : undefined;
   let running: Promise<void> | undefined;
   const harness: Harness = {
     env,
@@ -92,8 +109,9 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     database,
     api,
     baseUrl,
+    ...(gateway ? { gateway } : {}),
     async startWorker() {
-      const deps = { config, db: database.db, providers: new ProviderRegistry(config.providers), outbound: new OutboundAdapters([new WebhookOutbound()]), logger, temporal: env.client };
+      const deps = { config, db: database.db, providers: new ProviderRegistry(config.providers), outbound: new OutboundAdapters([new WebhookOutbound(), ...(gateway?.outbound() ?? []), ...(options.outbound ?? [])]), logger, temporal: env.client, streams };
       const worker = await createSpacebotWorker({
         connection: env.nativeConnection,
         namespace: env.namespace ?? 'default',
@@ -120,14 +138,17 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
     },
     async close() {
+      await harness.gateway?.stop();
       await harness.stopWorker();
       await api.close();
+      await streams.close();
       await database.close();
       await fake.close();
       if (ownsEnv) await env.teardown();
     },
   };
   if (!options.noWorker) await harness.startWorker();
+  if (gateway) await gateway.start();
   return harness;
 }
 

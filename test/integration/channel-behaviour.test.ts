@@ -1,4 +1,5 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { gate } from '../helpers/gate.js';
 import { createHarness, eventually, type Harness } from '../helpers/harness.js';
 import { recordHistories } from '../helpers/histories.js';
 import { startTestTemporal } from '../helpers/temporal-env.js';
@@ -17,20 +18,12 @@ interface TranscriptMessage {
   replyTo?: string;
 }
 
-/** A promise with its resolve function, for holding the fake LLM until a test lets it answer. */
-function gate(): { promise: Promise<void>; open: () => void } {
-  let open = () => undefined as void;
-  const promise = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  return { promise, open };
-}
 
 let env: TestWorkflowEnvironment;
 let h: Harness;
 beforeAll(async () => {
   env = await startTestTemporal();
-  h = await createHarness({ env, toml: 'continue_as_new_after_turns = 3' });
+  h = await createHarness({ env, toml: 'continue_as_new_after_turns = 3\nqueue_mode = "followup"' });
 });
 afterAll(async () => {
   await h?.close();
