@@ -1,8 +1,8 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../db/schema.js';
-import { embedChecked, vectorLiteral, type Embedder } from './embedder.js';
+import { embedChecked, type Embedder } from './embedder.js';
 import { EDGE_MULTIPLIERS, isEdgeType, MemoryInputError, type EdgeType, type Memory, type MemoryType, type RecallContext } from './model.js';
-import { hasEmbedding, MEMORY_COLUMNS, toMemory } from './store.js';
+import { toMemory, type MemoryRow } from './store.js';
 
 export const RECALL_MODES = ['hybrid', 'recent', 'important', 'typed'] as const;
 export type RecallMode = (typeof RECALL_MODES)[number];
@@ -51,7 +51,10 @@ export interface RecallResult {
 /** Each hop multiplies the walk's strength by the edge's type multiplier, its weight, and this. */
 const HOP_DAMPING = 0.5;
 
-/** SQL: the memory is visible to a recall in `ctx` (agent-wide, this user's, this chat's). */
+/**
+ * SQL: the memory is visible to a recall in `ctx` (agent-wide, this user's, this chat's).
+ * memory_visible() in migrations/011_recall_indexes.sql is the same rule for the hybrid functions.
+ */
 function visible(ctx: RecallContext | undefined): RawBuilder<boolean> {
   const parts = [sql`memories.scope_kind = 'agent'`];
   if (ctx?.userId) parts.push(sql`(memories.scope_kind = 'user' AND memories.scope_id = ${ctx.userId})`);
@@ -90,30 +93,17 @@ export function reciprocalRankFusion(lists: readonly (readonly (string | readonl
   return scores;
 }
 
-async function vectorCandidates(db: Kysely<Database>, agentId: string, vector: string, opts: RecallOptions, limit: number): Promise<Ranked[]> {
-  return db.transaction().execute(async (trx) => {
-    // A filtered HNSW scan returns at most ef_search rows before filtering; widen it past the limit.
-    await sql`SET LOCAL hnsw.ef_search = ${sql.lit(Math.max(100, limit * 4))}`.execute(trx);
-    const { rows } = await sql<{ id: string; distance: number }>`
-      SELECT memories.id, memories.embedding <=> ${vector}::vector AS distance
-        FROM memories
-       WHERE memories.agent_id = ${agentId} AND memories.embedding IS NOT NULL
-         AND ${visible(opts.context)} AND ${typeFilter(opts.types)}
-       ORDER BY memories.embedding <=> ${vector}::vector
-       LIMIT ${limit}`.execute(trx);
-    return rows.map((r) => ({ id: r.id, value: 1 - Number(r.distance) })).filter((r) => r.value >= (opts.minSimilarity ?? 0.1));
-  });
-}
-
-async function textCandidates(db: Kysely<Database>, agentId: string, tsQuery: string, opts: RecallOptions, limit: number): Promise<Ranked[]> {
-  const { rows } = await sql<{ id: string; rank: number }>`
-    SELECT memories.id, ts_rank(memories.tsv, q) AS rank
-      FROM memories, websearch_to_tsquery('english', ${tsQuery}) AS q
-     WHERE memories.agent_id = ${agentId} AND memories.tsv @@ q
-       AND ${visible(opts.context)} AND ${typeFilter(opts.types)}
-     ORDER BY rank DESC, memories.updated_at DESC, memories.id
-     LIMIT ${limit}`.execute(db);
-  return rows.map((r) => ({ id: r.id, value: Number(r.rank) }));
+/**
+ * The query vector in pgvector's binary form (vector_recv: dimensions and an unused word as int16,
+ * then float4s, big-endian), which pg sends as a binary parameter. pgvector keeps float4 anyway, and
+ * formatting 384 doubles as text and parsing them back cost more than the rest of a recall's work in
+ * JavaScript (~0.4 ms), plus the parse inside PGlite.
+ */
+function vectorParameter(v: readonly number[]): Buffer {
+  const buf = Buffer.alloc(4 + 4 * v.length);
+  buf.writeInt16BE(v.length, 0);
+  v.forEach((x, i) => buf.writeFloatBE(x, 4 + 4 * i));
+  return buf;
 }
 
 interface Reached {
@@ -124,23 +114,91 @@ interface Reached {
   hops: number;
 }
 
+/** An edge the graph walk may follow, with the visibility and (when this agent's) type of both ends. */
+interface WalkEdge {
+  from_id: string;
+  to_id: string;
+  type: string;
+  weight: number;
+  from_visible: boolean;
+  to_visible: boolean;
+  from_type: string | null;
+  to_type: string | null;
+}
+
+/** A row of memory_recall_candidates: a ranked candidate, a seed, or an edge (id = its from_id). */
+interface CandidateRow extends Omit<WalkEdge, 'from_id' | 'type'> {
+  signal: 'vector' | 'text' | 'seed' | 'edge';
+  id: string;
+  value: string | null;
+  ord: string | null;
+  edge_type: string;
+}
+
+interface Candidates {
+  vectorHits: Ranked[];
+  textHits: Ranked[];
+  /** The seeds the database fused from the two lists, and the edges around them (see below). */
+  seeds: string[];
+  edges: WalkEdge[];
+}
+
 /**
- * Walks edges (both directions) from the seeds, up to `hops`, through visible memories only.
- * strength(next) = strength(node) * multiplier(edge type) * edge weight * HOP_DAMPING; seeds start at
- * their fused score relative to the best seed. Keeps each memory's strongest path.
+ * The inputs of the ranking in one call of memory_recall_candidates (migrations/011_recall_indexes.sql)
+ * — one round trip through PGlite's single session, with plans the session keeps:
+ * (a) the filtered HNSW kNN (an iterative scan on pgvector >= 0.8, so the agent, scope and type
+ * filters cannot starve the list), (b) ts_rank over the GIN-indexed tsv, and the edges around the
+ * best `seeds` of their fusion, which the database fuses exactly as recall() does.
  */
-async function graphWalk(db: Kysely<Database>, agentId: string, seeds: Map<string, number>, opts: RecallOptions, hops: number): Promise<Reached[]> {
+async function candidateLists(db: Kysely<Database>, agentId: string, vector: Buffer | null, tsQuery: string | null, opts: RecallOptions): Promise<Candidates> {
+  if (!vector && !tsQuery) return { vectorHits: [], textHits: [], seeds: [], edges: [] };
+  const ctx = opts.context;
+  const minSimilarity = opts.minSimilarity ?? 0.1;
+  const { rows } = await sql<CandidateRow>`
+    SELECT * FROM memory_recall_candidates(
+      ${agentId}, ${vector}::vector, ${tsQuery}::text, ${opts.candidates ?? 50}::integer, ${ctx?.userId || null}::text, ${ctx?.chatId || null}::text,
+      ${opts.types?.length ? opts.types : null}::text[], ${minSimilarity}::double precision, ${opts.rrfK ?? 60}::integer, ${opts.seeds ?? 5}::integer,
+      ${opts.hops ?? 2}::integer)`.execute(db);
+  const ranked = (signal: 'vector' | 'text' | 'seed') => rows.filter((r) => r.signal === signal).sort((a, b) => Number(a.ord) - Number(b.ord));
+  return {
+    // Below the similarity floor a neighbour is no match; the list is by distance, so ranks keep.
+    vectorHits: ranked('vector').map((r) => ({ id: r.id, value: 1 - Number(r.value) })).filter((r) => r.value >= minSimilarity),
+    textHits: ranked('text').map((r) => ({ id: r.id, value: Number(r.value) })),
+    seeds: ranked('seed').map((r) => r.id),
+    edges: rows
+      .filter((r) => r.signal === 'edge')
+      .map((r) => ({ from_id: r.id, to_id: r.to_id, type: r.edge_type, weight: r.weight, from_visible: r.from_visible, to_visible: r.to_visible, from_type: r.from_type, to_type: r.to_type })),
+  };
+}
+
+/** The edges the walk from `seeds` may follow (memory_recall_edges in migrations/011). */
+async function walkEdges(db: Kysely<Database>, agentId: string, seeds: string[], opts: RecallOptions, hops: number): Promise<WalkEdge[]> {
+  const { rows } = await sql<WalkEdge>`
+    SELECT from_id, to_id, type, weight, from_visible, to_visible, from_type, to_type
+      FROM memory_recall_edges(${agentId}, ${seeds}::uuid[], ${hops}::integer, ${opts.context?.userId || null}::text, ${opts.context?.chatId || null}::text)`.execute(db);
+  return rows;
+}
+
+/**
+ * Walks `edges` (both directions) from the seeds, up to `hops`, through visible memories only.
+ * strength(next) = strength(node) * multiplier(edge type) * edge weight * HOP_DAMPING; seeds start at
+ * their fused score relative to the best seed. Keeps each memory's strongest path. The walk passes
+ * through memories of any type; with `opts.types` only memories of those types are returned.
+ * `edges` must hold every edge touching a memory the walk reaches before its last hop.
+ */
+function graphWalk(edges: WalkEdge[], seeds: Map<string, number>, opts: RecallOptions, hops: number): Reached[] {
+  const visibleIds = new Set<string>();
+  const typeOf = new Map<string, string>();
+  for (const e of edges) {
+    if (e.from_visible) visibleIds.add(e.from_id);
+    if (e.to_visible) visibleIds.add(e.to_id);
+    if (e.from_type !== null) typeOf.set(e.from_id, e.from_type);
+    if (e.to_type !== null) typeOf.set(e.to_id, e.to_type);
+  }
   const best = new Map<string, Reached>();
   let frontier = new Map<string, number>(seeds);
   const origin = new Map<string, string>([...seeds.keys()].map((id) => [id, id]));
   for (let hop = 1; hop <= hops && frontier.size; hop++) {
-    const ids = [...frontier.keys()];
-    const edges = await db
-      .selectFrom('memory_edges')
-      .select(['from_id', 'to_id', 'type', 'weight'])
-      .where('agent_id', '=', agentId)
-      .where((eb) => eb.or([eb('from_id', 'in', ids), eb('to_id', 'in', ids)]))
-      .execute();
     const offers = new Map<string, Reached>();
     for (const e of edges) {
       if (!isEdgeType(e.type)) continue;
@@ -157,17 +215,6 @@ async function graphWalk(db: Kysely<Database>, agentId: string, seeds: Map<strin
       }
     }
     if (!offers.size) break;
-    const visibleIds = new Set(
-      (
-        await db
-          .selectFrom('memories')
-          .select('id')
-          .where('agent_id', '=', agentId)
-          .where('id', 'in', [...offers.keys()])
-          .where(visible(opts.context))
-          .execute()
-      ).map((r) => r.id),
-    );
     const next = new Map<string, number>();
     for (const offer of offers.values()) {
       if (!visibleIds.has(offer.id)) continue;
@@ -180,21 +227,19 @@ async function graphWalk(db: Kysely<Database>, agentId: string, seeds: Map<strin
     }
     frontier = next;
   }
-  return [...best.values()].sort((a, b) => b.strength - a.strength || a.id.localeCompare(b.id));
+  const types = opts.types?.length ? new Set<string>(opts.types) : null;
+  return [...best.values()]
+    .filter((r) => !types || types.has(typeOf.get(r.id) ?? ''))
+    .sort((a, b) => b.strength - a.strength || compareIds(a.id, b.id));
 }
 
-/** Loads the given memories (bumping their access stats when `touch`), in the order given. */
+/**
+ * Loads the given memories (bumping their access stats when `touch`) through memory_load
+ * (migrations/011_recall_indexes.sql), whose plans the session keeps.
+ */
 async function loadMemories(db: Kysely<Database>, agentId: string, ids: string[], touch: boolean): Promise<Map<string, Memory>> {
   if (!ids.length) return new Map();
-  const rows = touch
-    ? await db
-        .updateTable('memories')
-        .set({ last_accessed_at: sql`now()`, access_count: sql`access_count + 1` })
-        .where('agent_id', '=', agentId)
-        .where('id', 'in', ids)
-        .returning([...MEMORY_COLUMNS, hasEmbedding])
-        .execute()
-    : await db.selectFrom('memories').select([...MEMORY_COLUMNS, hasEmbedding]).where('agent_id', '=', agentId).where('id', 'in', ids).execute();
+  const { rows } = await sql<MemoryRow>`SELECT * FROM memory_load(${agentId}, ${ids}::uuid[], ${touch})`.execute(db);
   return new Map(rows.map((r) => [r.id, toMemory(r)]));
 }
 
@@ -237,21 +282,25 @@ export async function recall(db: Kysely<Database>, embedder: Embedder | null, ag
   const candidates = opts.candidates ?? 50;
   const vectors = await embedChecked(embedder, [opts.query]);
   const signalsUsed: RecallSignal[] = vectors ? ['vector', 'text', 'graph'] : ['text', 'graph'];
-  const [vectorHits, textHits] = await Promise.all([
-    vectors?.[0] ? vectorCandidates(db, agentId, vectorLiteral(vectors[0]), opts, candidates) : Promise.resolve([]),
-    tsQuery ? textCandidates(db, agentId, tsQuery, opts, candidates) : Promise.resolve([]),
-  ]);
+  const hops = opts.hops ?? 2;
+  const found = await candidateLists(db, agentId, vectors?.[0] ? vectorParameter(vectors[0]) : null, tsQuery, opts);
+  const { vectorHits, textHits } = found;
 
   const seedScores = reciprocalRankFusion([vectorHits.map((h) => h.id), textHits.map((h) => h.id)], k);
   const seedList = [...seedScores.entries()].sort((a, b) => b[1] - a[1]).slice(0, opts.seeds ?? 5);
   const top = seedList[0]?.[1] ?? 1;
-  const reached = await graphWalk(db, agentId, new Map(seedList.map(([id, s]) => [id, s / top])), opts, opts.hops ?? 2);
-  // The walk passes through memories of any type; the type filter applies to what it returns.
-  const graphHits = opts.types?.length ? await filterTypes(db, agentId, reached, opts.types) : reached;
+  let graphHits: Reached[] = [];
+  if (seedList.length && hops >= 1) {
+    // The database fused the same lists the same way, so its seeds are these and its edges fit;
+    // should the two ever disagree, the edges are fetched for these seeds.
+    const sameSeeds = found.seeds.length === seedList.length && seedList.every(([id], i) => found.seeds[i] === id);
+    const edges = sameSeeds ? found.edges : await walkEdges(db, agentId, seedList.map(([id]) => id), opts, hops);
+    graphHits = graphWalk(edges, new Map(seedList.map(([id, s]) => [id, s / top])), opts, hops);
+  }
   const graphList = graphHits.slice(0, candidates);
 
   const fused = reciprocalRankFusion([vectorHits.map((h) => h.id), textHits.map((h) => h.id), graphList.map((h) => [h.id, Math.min(1, h.strength)] as const)], k);
-  const ranked = [...fused.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, limit);
+  const ranked = [...fused.entries()].sort((a, b) => b[1] - a[1] || compareIds(a[0], b[0])).slice(0, limit);
   const loaded = await loadMemories(db, agentId, ranked.map(([id]) => id), touch);
 
   const results: RecallHit[] = [];
@@ -271,14 +320,9 @@ export async function recall(db: Kysely<Database>, embedder: Embedder | null, ag
   return { mode, signalsUsed, results };
 }
 
-async function filterTypes(db: Kysely<Database>, agentId: string, reached: Reached[], types: MemoryType[]): Promise<Reached[]> {
-  if (!reached.length) return reached;
-  const ok = new Set(
-    (await db.selectFrom('memories').select('id').where('agent_id', '=', agentId).where('id', 'in', reached.map((r) => r.id)).where('type', 'in', types).execute()).map(
-      (r) => r.id,
-    ),
-  );
-  return reached.filter((r) => ok.has(r.id));
-}
-
+/**
+ * Tie-break by id. For ids (lowercase hex UUIDs) this is the order localeCompare gave, without its
+ * collation cost, which showed in profiles: walk strengths tie often.
+ */
+const compareIds = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const round = (n: number) => Math.round(n * 1e6) / 1e6;

@@ -58,7 +58,7 @@ export interface SaveMemoryResult {
   supersedes?: string;
 }
 
-type MemoryRow = Omit<Selectable<MemoriesTable>, 'embedding' | 'tsv'> & { has_embedding: boolean };
+export type MemoryRow = Omit<Selectable<MemoriesTable>, 'embedding' | 'tsv'> & { has_embedding: boolean };
 
 /** Columns of a Memory, without the embedding itself. */
 export const MEMORY_COLUMNS = [
