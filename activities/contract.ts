@@ -61,6 +61,8 @@ export interface CallModelInput extends TurnPosition {
   /** Platform coordinates, for the typing indicator while a channel call runs. */
   platform?: string;
   conversationId?: string;
+  /** Platform message id the turn answers: a streamed reply's draft is posted as a reply to it. */
+  replyTo?: string;
   /** The channel a branch or worker belongs to: the ledger attributes its cost there. */
   parentId?: string;
 }

@@ -237,7 +237,10 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
       let nudges = 0;
       for (let step = 1; step <= initial.maxLlmCallsPerTurn; step++) {
         const result: ModelStep = await llm.callModel.executeWithOptions({ summary: `LLM call ${step} of turn ${turn}` }, [
-          { ...base, step, process: 'channel', status: renderStatusBlock(processes) },
+          // replyTo: a streamed reply's draft is posted as an answer to the trigger, as a delivered
+          // reply is (deliver below); without it the draft, which the delivery only edits, answered nothing.
+          // Only the activity's input changes, not the commands: recorded histories still replay.
+          { ...base, step, process: 'channel', status: renderStatusBlock(processes), replyTo: trigger?.messageId },
         ]);
         await keepContextInBounds(result, turn);
         // Replay-safe: histories recorded before budgets have no notice, so no new command appears in them.

@@ -2,11 +2,13 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import { createHarness, eventually, type Harness } from '../helpers/harness.js';
 import { adapterToml, agentsToml, bindingsToml } from '../helpers/gateway.js';
 import { startFakeTelegram, type FakeChat, type FakeTelegram, type FakeUser } from '../fake-platforms/telegram/server.js';
-import type { ScriptHandler } from '../fake-llm/server.js';
+import type { ScriptHandler, ScriptStep } from '../fake-llm/server.js';
+import { statusQuery } from '../../workflows/channel-contract.js';
 
 /**
  * Telegram end to end: the fake Bot API ← grammY ← the gateway → Temporal dev server → the real
- * worker → the fake LLM → the delivery activity → grammY → the fake Bot API.
+ * worker → the fake LLM → the delivery activity → grammY → the fake Bot API. Besides replies: the
+ * typing action while a turn runs, the `react` tool, and a streamed reply edited in place.
  */
 const alice: FakeUser = { id: 42, is_bot: false, first_name: 'Alice' };
 const supportGroup: FakeChat = { id: -2002, type: 'supergroup', title: 'Support' };
@@ -20,6 +22,16 @@ const echo: ScriptHandler = (req) => {
   return { toolCalls: [{ name: 'reply', input: { text } }] };
 };
 
+/**
+ * `echo`, except that a user message ending with `text` (the model sees it after the sender, `[Alice] …`)
+ * gets `step`; the follow-up call after tool results still gets echo's empty answer.
+ */
+const answering = (text: string, step: ScriptStep): ScriptHandler => (req) =>
+  req.messages[req.messages.length - 1]?.role !== 'tool' && (req.lastUserText ?? '').endsWith(text) ? step : echo(req);
+
+const words = (n: number, word: string) => Array.from({ length: n }, (_, i) => `${word}${i}`).join(' ');
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 describe('Telegram through the gateway, the worker and Temporal', () => {
   let tg: FakeTelegram;
   let h: Harness;
@@ -28,7 +40,9 @@ describe('Telegram through the gateway, the worker and Temporal', () => {
     tg = await startFakeTelegram();
     h = await createHarness({
       toml:
-        agentsToml(['main', 'support']) +
+        // Streaming is on by default; said explicitly, as the streamed-reply test depends on it.
+        '\n[[agents]]\nid = "main"\nstreaming = true\n' +
+        agentsToml(['support']) +
         adapterToml('telegram', 'default', { api_root: tg.url, poll_timeout_seconds: 2 }) +
         // A second account whose token the Bot API refuses: it fails alone, the first keeps working.
         adapterToml('telegram', 'revoked', { api_root: tg.url, token: '555:revoked-token-value' }) +
@@ -52,6 +66,20 @@ describe('Telegram through the gateway, the worker and Temporal', () => {
       .describe()
       .then(() => true)
       .catch(() => false);
+  const callsTo = (method: string, chatId: number) => tg.calls.filter((c) => c.method === method && Number(c.payload.chat_id) === chatId);
+  /** Waits until the chat's conversation has finished `turns` turns and has nothing running or queued. */
+  const idle = (chatId: number, turns = 1) =>
+    eventually(
+      async () => {
+        const status = await h.env.client.workflow
+          .getHandle(`channel:main:telegram:${chatId}`)
+          .query(statusQuery)
+          .catch(() => undefined);
+        return status && !status.running && status.queued === 0 && status.completedTurns >= turns ? status : undefined;
+      },
+      45_000,
+      `conversation ${chatId} to be idle`,
+    );
 
   it('reports adapter status on /v1/adapters and /health: a failed account degrades health but keeps 200', async () => {
     const adapters = await eventually(async () => {
@@ -131,6 +159,107 @@ describe('Telegram through the gateway, the worker and Temporal', () => {
     expect(sentTo(chat.id)).toHaveLength(1);
     const delivery = await h.database.db.selectFrom('deliveries').selectAll().where('channel_id', '=', 'channel:main:telegram:777').executeTakeFirstOrThrow();
     expect(delivery).toMatchObject({ status: 'delivered', attempts: 2 });
+  });
+
+  it('shows typing while the turn runs, refreshes it while the model is slow, and stops after the turn', async () => {
+    const chat: FakeChat = { id: 6101, type: 'private' };
+    // Slower than the 5 s refresh: Telegram hides "typing" after about 5 s, so it must be sent again.
+    h.fake.script(answering('think slowly', { toolCalls: [{ name: 'reply', input: { text: 'done thinking' } }], delayMs: 6_500 }));
+    const { messageId } = tg.inject({ chat, from: { ...alice, id: chat.id }, text: 'think slowly' });
+    await eventually(async () => (sentTo(chat.id).length ? true : undefined), 30_000, 'the reply');
+    await idle(chat.id);
+    const [reply] = callsTo('sendMessage', chat.id);
+    expect(reply!.payload).toMatchObject({ text: 'done thinking', reply_parameters: { message_id: messageId } });
+    const typing = callsTo('sendChatAction', chat.id);
+    expect(typing.every((c) => c.payload.action === 'typing')).toBe(true);
+    // While the slow call ran, before the reply: once at its start, again after the refresh interval.
+    const beforeReply = typing.filter((c) => c.at < reply!.at);
+    expect(beforeReply.length).toBeGreaterThanOrEqual(2);
+    expect(beforeReply[1]!.at - beforeReply[0]!.at).toBeGreaterThanOrEqual(4_500);
+    expect(beforeReply[1]!.at - beforeReply[0]!.at).toBeLessThan(6_500);
+    expect(tg.chatActions.filter((a) => a.chat_id === chat.id)).toHaveLength(typing.length);
+    // The turn is over: no refresh outlives it (one would come within 5 s).
+    await sleep(300);
+    const settled = callsTo('sendChatAction', chat.id).length;
+    await sleep(5_700);
+    expect(callsTo('sendChatAction', chat.id)).toHaveLength(settled);
+  }, 60_000);
+
+  it('sets the reaction the model asks for with the react tool on the message that triggered the turn', async () => {
+    const chat: FakeChat = { id: 6202, type: 'private' };
+    const from = { ...alice, id: chat.id };
+    h.fake.script(answering('react to this', { toolCalls: [{ name: 'react', input: { emoji: '👍' } }, { name: 'reply', input: { text: 'on it' } }] }));
+    // An earlier message and the bot's answer to it: the reaction must go to the later one, not these.
+    const earlier = tg.inject({ chat, from, text: 'earlier message' });
+    await eventually(async () => (sentTo(chat.id).length ? true : undefined), 30_000, 'the first reply');
+    await idle(chat.id);
+    const { messageId } = tg.inject({ chat, from, text: 'react to this' });
+    await eventually(async () => (sentTo(chat.id).some((m) => m.text === 'on it') ? true : undefined), 30_000, 'the second reply');
+    await idle(chat.id, 2);
+    expect(messageId).not.toBe(earlier.messageId);
+    expect(tg.reactions.filter((r) => r.chat_id === chat.id)).toEqual([{ chat_id: chat.id, message_id: messageId, reaction: [{ type: 'emoji', emoji: '👍' }] }]);
+    expect(sentTo(chat.id).find((m) => m.text === 'on it')).toMatchObject({ reply_to_message_id: messageId });
+    // The model is told the reaction worked.
+    const results = h.fake.requests.flatMap((r) => r.neutral?.messages.flatMap((m) => m.toolResults ?? []) ?? []);
+    expect(results).toContainEqual(expect.objectContaining({ text: expect.stringContaining('Reacted with 👍') }));
+    expect(results.filter((r) => r.text.includes('Reacted with')).every((r) => !r.isError)).toBe(true);
+  });
+
+  /** Asserts one streamed message: a single sendMessage, then edits of that message ending with `final` (as Telegram HTML). */
+  async function expectEditedInPlace(chatId: number, triggerId: number, final: string): Promise<{ sends: number; edits: { text: string; at: number }[] }> {
+    await idle(chatId);
+    const sends = callsTo('sendMessage', chatId);
+    const edits = callsTo('editMessageText', chatId);
+    // One message: the draft, posted once (answering the user's message, like any reply) and never again.
+    expect(sends).toHaveLength(1);
+    expect(sentTo(chatId)).toHaveLength(1);
+    const [draft] = sentTo(chatId);
+    expect(draft!.reply_to_message_id).toBe(triggerId);
+    expect(String(sends[0]!.payload.text).length).toBeLessThan(final.length);
+    // Edited while streaming and once more by the delivery, always that same message.
+    expect(edits.length).toBeGreaterThanOrEqual(2);
+    expect(edits.every((e) => Number(e.payload.message_id) === draft!.message_id)).toBe(true);
+    expect(edits.every((e) => e.at >= sends[0]!.at)).toBe(true);
+    expect(edits.at(-1)!.payload).toMatchObject({ text: final, parse_mode: 'HTML' });
+    expect(draft!.text).toBe(final);
+    // (An edit to the text already shown is refused by Telegram and not counted by the fake.)
+    expect(tg.edits.filter((e) => e.chat_id === chatId && e.text === final)).toHaveLength(1);
+    const deliveries = await h.database.db.selectFrom('deliveries').select(['platform_message_id', 'status']).where('channel_id', '=', `channel:main:telegram:${chatId}`).execute();
+    expect(deliveries).toEqual([{ platform_message_id: String(draft!.message_id), status: 'delivered' }]);
+    return { sends: sends.length, edits: edits.map((e) => ({ text: String(e.payload.text), at: e.at })) };
+  }
+
+  it('streams a slow answer into one message: sent once, edited in place, finalised with the complete text', async () => {
+    const chat: FakeChat = { id: 6303, type: 'private' };
+    // About 5 s of words: a draft after the first second, edits about once a second, then the final.
+    const answer = `**Streaming** ${words(60, 'delta')}`;
+    const rendered = `<b>Streaming</b> ${words(60, 'delta')}`;
+    h.fake.script(answering('stream it', { text: answer, chunkDelayMs: 80 }));
+    const { messageId } = tg.inject({ chat, from: { ...alice, id: chat.id }, text: 'stream it' });
+    await eventually(async () => (sentTo(chat.id)[0]?.text === rendered ? true : undefined), 30_000, 'the complete text');
+    const { edits } = await expectEditedInPlace(chat.id, messageId, rendered);
+    // The draft grows: every edit shows more of the same answer (a repeat of the text shown changes nothing).
+    const shown = [String(callsTo('sendMessage', chat.id)[0]!.payload.text), ...edits.map((e) => e.text)];
+    for (const [i, text] of shown.entries()) {
+      expect(rendered.startsWith(text)).toBe(true);
+      if (i > 0) expect(text.length).toBeGreaterThanOrEqual(shown[i - 1]!.length);
+    }
+    expect(new Set(shown).size).toBeGreaterThanOrEqual(3);
+    // Coalesced to about one edit a second, not one per streamed word (61 of them).
+    expect(edits.length).toBeLessThanOrEqual(10);
+    // The transcript holds the answer once.
+    const outbound = await h.database.db.selectFrom('messages').select('text').where('channel_id', '=', `channel:main:telegram:${chat.id}`).where('direction', '=', 'outbound').execute();
+    expect(outbound).toEqual([{ text: answer }]);
+  });
+
+  it('streams a reply tool call the same way: one message, edited into the full reply', async () => {
+    const chat: FakeChat = { id: 6404, type: 'private' };
+    const text = `Here is the answer: ${words(30, 'zeta')}`;
+    // The tool's JSON arrives in a few slow fragments: a draft from the first, an edit, then the final.
+    h.fake.script(answering('stream the tool', { toolCalls: [{ name: 'reply', input: { text } }], chunkDelayMs: 800 }));
+    const { messageId } = tg.inject({ chat, from: { ...alice, id: chat.id }, text: 'stream the tool' });
+    await eventually(async () => (sentTo(chat.id)[0]?.text === text ? true : undefined), 30_000, 'the complete reply');
+    await expectEditedInPlace(chat.id, messageId, text);
   });
 
   it('loses and doubles nothing when the long poll drops', async () => {

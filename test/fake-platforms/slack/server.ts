@@ -101,6 +101,11 @@ export interface FakeSlack {
   resend(envelopeId: string): void;
   /** Closes the current sockets without a close handshake (a network drop). */
   dropSockets(): void;
+  /**
+   * The next `count` envelopes written to a socket are lost on the wire (a connection dying with data in
+   * flight): Slack counts them as sent, the client never reads them, and they stay unacknowledged.
+   */
+  loseNext(count?: number): void;
   /** Sends `{ type: "disconnect", reason: "refresh_requested" }`, as Slack does before recycling a socket. */
   requestRefresh(): void;
   /** Envelopes sent but not acknowledged yet. */
@@ -148,6 +153,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
   const wasSent = new Set<string>();
   let connectionCount = 0;
   let seq = 0;
+  let toLose = 0;
 
   const nextTs = (): string => {
     seq += 1;
@@ -203,19 +209,24 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
         envelope.retry_attempt += 1;
         envelope.retry_reason = 'timeout';
       }
-      wasSent.add(envelope.envelope_id);
-      ws.send(JSON.stringify(envelope));
+      write(ws, envelope);
     }
+  }
+
+  function write(ws: WebSocket, envelope: Envelope): void {
+    wasSent.add(envelope.envelope_id);
+    if (toLose > 0) {
+      toLose -= 1;
+      return;
+    }
+    ws.send(JSON.stringify(envelope));
   }
 
   function deliver(envelope: Envelope): void {
     envelopes.set(envelope.envelope_id, envelope);
     pending.set(envelope.envelope_id, envelope);
     const open = [...sockets].find((s) => s.readyState === s.OPEN);
-    if (open) {
-      wasSent.add(envelope.envelope_id);
-      open.send(JSON.stringify(envelope));
-    }
+    if (open) write(open, envelope);
   }
 
   function buildEvent(input: FakeMessageInput): { event: Record<string, unknown>; ts: string } {
@@ -395,6 +406,9 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       envelope.retry_attempt += 1;
       envelope.retry_reason = 'timeout';
       deliver(envelope);
+    },
+    loseNext(count = 1) {
+      toLose += count;
     },
     dropSockets() {
       for (const socket of sockets) socket.terminate();
