@@ -1,16 +1,21 @@
 /**
  * Writes test/fixtures/tiny-embedder/: a BERT-style model directory that @huggingface/transformers
  * loads offline like any sentence-transformers export (config.json, tokenizer.json,
- * tokenizer_config.json, onnx/model.onnx), small enough to commit (~120 KB).
+ * tokenizer_config.json, onnx/model.onnx), small enough to commit (about 8 KB in all, the ONNX
+ * file about 3 KB).
  *
  *   npx tsx scripts/make-tiny-embedder.ts [outDir]
  *
- * The "model" is a single ONNX Gather: input_ids → rows of an embedding table [vocab × 384] →
- * last_hidden_state. The table is built so that the pipeline's mean pooling gives meaningful
- * similarities: the words of a topic (pets, food, code, weather, music) share a topic direction
- * plus a little word-specific noise, function words and special tokens are short vectors that barely
- * move the mean. Texts about the same topic are therefore closer than texts about different ones.
- * Everything is derived from a fixed seed: running the script again writes identical bytes.
+ * The "model" is two ONNX ops: a Gather of input_ids → rows of an embedding table [vocab × 8], then a
+ * Tile (repeats [1, 1, 48]) that repeats each 8-d row 48 times → last_hidden_state [batch × seq ×
+ * 384], the size of the schema's vector(384). Tiling scales every dot product and every squared norm
+ * by the same 48, so mean pooling and cosine similarities are exactly those of the 8-d table. The
+ * table is built so that the pipeline's mean pooling gives meaningful similarities: the words of a
+ * topic (pets, food, code, weather, music) share a topic direction (one axis per topic, so topics
+ * are orthogonal) plus a little word-specific noise, function words and special tokens are short
+ * vectors that barely move the mean. Texts about the same topic are therefore closer than texts
+ * about different ones. Everything is derived from a fixed seed: running the script again writes
+ * identical bytes.
  *
  * The ONNX protobuf is written with protobufjs from the subset of onnx.proto this graph needs.
  */
@@ -18,7 +23,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import protobuf from 'protobufjs';
 
+/** Output size: the schema's vector(384). */
 const DIMS = 384;
+/** Width of the stored table; the Tile op repeats it DIMS / TABLE_DIMS times. */
+const TABLE_DIMS = 8;
+const REPEATS = DIMS / TABLE_DIMS;
 const HERE = path.dirname(new URL(import.meta.url).pathname);
 const OUT = path.resolve(process.argv[2] ?? path.join(HERE, '../test/fixtures/tiny-embedder'));
 
@@ -50,7 +59,7 @@ function rng(seed: number): () => number {
 
 function randomUnit(next: () => number): number[] {
   // Box-Muller normals, then normalised: a uniformly random direction.
-  const v = Array.from({ length: DIMS }, () => Math.sqrt(-2 * Math.log(next() || 1e-12)) * Math.cos(2 * Math.PI * next()));
+  const v = Array.from({ length: TABLE_DIMS }, () => Math.sqrt(-2 * Math.log(next() || 1e-12)) * Math.cos(2 * Math.PI * next()));
   const norm = Math.hypot(...v);
   return v.map((x) => x / norm);
 }
@@ -66,8 +75,10 @@ function buildTable(vocab: string[]): Float32Array {
   const next = rng(0x5bace);
   const topicOf = new Map<string, string>();
   for (const [topic, words] of Object.entries(TOPICS)) for (const w of words) topicOf.set(w, topic);
-  const centroids = new Map(Object.keys(TOPICS).map((t) => [t, randomUnit(next)] as const));
-  const table = new Float32Array(vocab.length * DIMS);
+  // One axis per topic: with 8 dims, random directions would be too close to each other.
+  const axis = (i: number) => Array.from({ length: TABLE_DIMS }, (_, j) => (i === j ? 1 : 0));
+  const centroids = new Map(Object.keys(TOPICS).map((t, i) => [t, axis(i)] as const));
+  const table = new Float32Array(vocab.length * TABLE_DIMS);
   vocab.forEach((token, row) => {
     const topic = topicOf.get(token);
     const noise = randomUnit(next);
@@ -75,7 +86,7 @@ function buildTable(vocab: string[]): Float32Array {
     if (topic) v = add(centroids.get(topic) ?? noise, scale(noise, 0.35));
     else if ((SPECIAL as readonly string[]).includes(token)) v = scale(noise, 0.02);
     else v = scale(noise, 0.12);
-    table.set(v, row * DIMS);
+    table.set(v, row * TABLE_DIMS);
   });
   return table;
 }
@@ -113,8 +124,14 @@ function modelBytes(vocabSize: number, table: Float32Array): Uint8Array {
     opsetImport: [{ domain: '', version: 13 }],
     graph: {
       name: 'tiny_embedder',
-      node: [{ input: ['embeddings.word_embeddings.weight', 'input_ids'], output: ['last_hidden_state'], name: 'lookup', opType: 'Gather', attribute: [{ name: 'axis', i: 0, type: ATTRIBUTE_INT }] }],
-      initializer: [{ name: 'embeddings.word_embeddings.weight', dims: [vocabSize, DIMS], dataType: FLOAT, rawData: new Uint8Array(table.buffer, table.byteOffset, table.byteLength) }],
+      node: [
+        { input: ['embeddings.word_embeddings.weight', 'input_ids'], output: ['token_embeddings'], name: 'lookup', opType: 'Gather', attribute: [{ name: 'axis', i: 0, type: ATTRIBUTE_INT }] },
+        { input: ['token_embeddings', 'repeats'], output: ['last_hidden_state'], name: 'widen', opType: 'Tile' },
+      ],
+      initializer: [
+        { name: 'embeddings.word_embeddings.weight', dims: [vocabSize, TABLE_DIMS], dataType: FLOAT, rawData: new Uint8Array(table.buffer, table.byteOffset, table.byteLength) },
+        { name: 'repeats', dims: [3], dataType: INT64, rawData: new Uint8Array(BigInt64Array.of(1n, 1n, BigInt(REPEATS)).buffer) },
+      ],
       // The tokenizer's usual three inputs, so the pipeline feeds the model as it would a real BERT;
       // only input_ids is used.
       input: [tokenInput('input_ids'), tokenInput('attention_mask'), tokenInput('token_type_ids')],
@@ -185,7 +202,7 @@ function main(): void {
   });
   const onnx = modelBytes(vocab.length, table);
   writeFileSync(path.join(OUT, 'onnx', 'model.onnx'), onnx);
-  process.stdout.write(`wrote ${OUT}: ${vocab.length} tokens × ${DIMS} dims, onnx/model.onnx ${onnx.length} bytes\n`);
+  process.stdout.write(`wrote ${OUT}: ${vocab.length} tokens × ${TABLE_DIMS} dims tiled to ${DIMS}, onnx/model.onnx ${onnx.length} bytes\n`);
 }
 
 main();
