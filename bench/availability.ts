@@ -30,6 +30,8 @@ import { startDevServer } from '../lib/temporal/dev-server.js';
 import { installTemporalRuntime } from '../lib/temporal/runtime-logger.js';
 import { startFakeLlm, type FaultKind, type NeutralRequest, type ScriptStep } from '../test/fake-llm/server.js';
 import { freePorts } from '../test/helpers/ports.js';
+import { seededRandom } from '../lib/seeded-random.js';
+import { percentile } from './percentile.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const TOKEN = 'bench-token-0123456789abcdef';
@@ -58,25 +60,6 @@ const settings = {
 
 const out = (line = ''): void => void process.stdout.write(`${line}\n`);
 const fmt = (v: number, digits = 2): string => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
-
-/** mulberry32: a seeded generator, so a run's faults can be reproduced. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Nearest-rank percentile. */
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  if (!sorted.length) return Number.NaN;
-  return sorted[Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length))) - 1] ?? Number.NaN;
-}
 
 type Mode = 'baseline' | 'faulted';
 
@@ -139,7 +122,8 @@ async function main(): Promise<void> {
   try {
     const fake = await startFakeLlm();
     stops.push({ name: 'fake LLM', stop: () => fake.close() });
-    const draw = random(settings.seed);
+    // Seeded, so a run's faults can be reproduced.
+    const draw = seededRandom(settings.seed);
     let injection: Injection = { mode: 'baseline', primaryCalls: 0, faults: {} };
     // Only the bench's own turns are faulted; anything else the agent asks (none expected) just gets an answer.
     fake.script((req: NeutralRequest): ScriptStep => {

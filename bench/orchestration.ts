@@ -48,6 +48,7 @@ import { channelWorkflowId } from '../workflows/channel-contract.js';
 import * as floorActivities from './floor-activities.js';
 import { FLOOR_WORKFLOW_TYPE, floorMessageUpdate, floorWorkflowId } from './floor-contract.js';
 import type { floorWorkflow } from './floor-workflow.js';
+import { percentile } from './percentile.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Settings
@@ -102,13 +103,7 @@ interface Stats {
   max: number;
 }
 
-/** Nearest-rank percentile (p99 of 200 samples is the 198th smallest). */
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] ?? Number.NaN;
-}
-
+/** Nearest-rank percentiles (p99 of 200 samples is the 198th smallest). */
 function stats(values: number[]): Stats {
   const sorted = [...values].sort((a, b) => a - b);
   return {
@@ -125,7 +120,7 @@ function stats(values: number[]): Stats {
 function mean(values: number[]): number {
   return values.length ? values.reduce((s, v) => s + v, 0) / values.length : Number.NaN;
 }
-const median = (values: number[]): number => percentile([...values].sort((a, b) => a - b), 50);
+const median = (values: number[]): number => percentile(values, 50);
 const fmt = (v: number, digits = 2): string => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
 const pct = (part: number, whole: number): string => `${fmt((100 * part) / whole, 0)}%`;
 

@@ -41,6 +41,7 @@ import { startFakeLlm, type NeutralRequest, type ScriptStep } from '../test/fake
 import { freePorts } from '../test/helpers/ports.js';
 import { channelWorkflowId, processesQuery, statusQuery } from '../workflows/channel-contract.js';
 import type { ProcessRecord } from '../workflows/process-contract.js';
+import { percentile } from './percentile.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const AGENT = 'main';
@@ -81,12 +82,6 @@ const out = (line = ''): void => void process.stdout.write(`${line}\n`);
 const fmt = (v: number, digits = 1): string => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
 
 /** Nearest-rank percentile. */
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  if (!sorted.length) return Number.NaN;
-  return sorted[Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length))) - 1] ?? Number.NaN;
-}
-
 function summary(values: number[]) {
   return { replies: values.length, p50: percentile(values, 50), p95: percentile(values, 95), mean: values.reduce((a, b) => a + b, 0) / Math.max(1, values.length) };
 }

@@ -26,6 +26,8 @@ import { createLogger } from '../lib/logger.js';
 import type { Embedder } from '../lib/memory/embedder.js';
 import { MEMORY_TYPES } from '../lib/memory/model.js';
 import { recall } from '../lib/memory/recall.js';
+import { seededRandom } from '../lib/seeded-random.js';
+import { percentile } from './percentile.js';
 
 const DIMS = 384;
 const TOPICS = 200;
@@ -40,18 +42,8 @@ const queries = Number(option('queries', '200'));
 /** Queries run first and not counted, so both queries meet warm caches and kept plans. */
 const WARMUP = Number(option('warmup', '50'));
 
-/** mulberry32, so every run builds the same data. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = rng(42);
+/** Seeded, so every run builds the same data. */
+const random = seededRandom(42);
 const gaussian = () => Math.sqrt(-2 * Math.log(random() || 1e-12)) * Math.cos(2 * Math.PI * random());
 const normalise = (v: number[]) => {
   const n = Math.hypot(...v);
@@ -98,13 +90,8 @@ async function load(db: Kysely<Database>, agentId: string, n: number): Promise<s
   return ids;
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
-
 function percentiles(xs: number[]): { p50: number; p99: number } {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+  return { p50: percentile(xs, 50), p99: percentile(xs, 99) };
 }
 
 interface Timing {

@@ -22,6 +22,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import protobuf from 'protobufjs';
+import { seededRandom } from '../lib/seeded-random.js';
 
 /** Output size: the schema's vector(384). */
 const DIMS = 384;
@@ -45,18 +46,6 @@ const FUNCTION_WORDS = [
 ];
 const SUFFIXES = ['##s', '##ed', '##ing'];
 
-/** mulberry32: a small deterministic PRNG. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function randomUnit(next: () => number): number[] {
   // Box-Muller normals, then normalised: a uniformly random direction.
   const v = Array.from({ length: TABLE_DIMS }, () => Math.sqrt(-2 * Math.log(next() || 1e-12)) * Math.cos(2 * Math.PI * next()));
@@ -72,7 +61,7 @@ function buildVocab(): string[] {
 }
 
 function buildTable(vocab: string[]): Float32Array {
-  const next = rng(0x5bace);
+  const next = seededRandom(0x5bace);
   const topicOf = new Map<string, string>();
   for (const [topic, words] of Object.entries(TOPICS)) for (const w of words) topicOf.set(w, topic);
   // One axis per topic: with 8 dims, random directions would be too close to each other.

@@ -1,7 +1,7 @@
 import { channelWorkflowId } from '../../workflows/channel-contract.js';
 import { ChannelTypes, snowflake, startFakeDiscord, type FakeChannel, type FakeDiscord, type FakeUser } from '../fake-platforms/discord/server.js';
 import { adapterToml, bindingsToml } from '../helpers/gateway.js';
-import { createHarness, eventually, type Harness } from '../helpers/harness.js';
+import { createHarness, eventually, workflowExists, type Harness } from '../helpers/harness.js';
 import { freePorts } from '../helpers/ports.js';
 
 /**
@@ -59,12 +59,6 @@ describe('Discord end to end through the gateway and the worker', () => {
   beforeEach(() => h.fake.reset());
 
   const ask = (channel: FakeChannel, text: string) => fake.userMessage({ channel, author: alice, content: `<@${fake.bot.id}> ${text}`, mentions: [fake.bot] });
-  const workflowExists = (id: string) =>
-    h.env.client.workflow
-      .getHandle(id)
-      .describe()
-      .then(() => true)
-      .catch(() => false);
   /** The delivery row of the reply posted as `platformMessageId`, once it is marked delivered. */
   const delivered = (platformMessageId: string) =>
     eventually(
@@ -232,7 +226,7 @@ describe('Discord end to end through the gateway and the worker', () => {
     await replyTo(marker);
     await sleep(1000);
 
-    expect(await workflowExists(channelId)).toBe(false);
+    expect(await workflowExists(h, channelId)).toBe(false);
     expect(fake.postedIn(random.id)).toEqual([]);
     expect(fake.posted.some((m) => m.replyTo === unmentioned || m.replyTo === fromBot)).toBe(false);
     expect(fake.typing).not.toContain(random.id);
@@ -245,7 +239,7 @@ describe('Discord end to end through the gateway and the worker', () => {
     const mentioned = ask(random, 'just chatting, now with a mention');
     const reply = await replyTo(mentioned);
     expect(reply.channelId).toBe(random.id);
-    expect(await workflowExists(channelId)).toBe(true);
+    expect(await workflowExists(h, channelId)).toBe(true);
   });
 
   test('after the gateway socket drops, messages sent during and after it are each answered exactly once', async () => {

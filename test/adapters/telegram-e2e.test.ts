@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { createHarness, eventually, type Harness } from '../helpers/harness.js';
+import { createHarness, eventually, workflowExists, type Harness } from '../helpers/harness.js';
 import { adapterToml, agentsToml, bindingsToml } from '../helpers/gateway.js';
 import { startFakeTelegram, type FakeChat, type FakeTelegram, type FakeUser } from '../fake-platforms/telegram/server.js';
 import type { ScriptHandler, ScriptStep } from '../fake-llm/server.js';
@@ -60,12 +60,6 @@ describe('Telegram through the gateway, the worker and Temporal', () => {
   });
 
   const sentTo = (chatId: number) => tg.sent.filter((m) => m.chat_id === chatId);
-  const workflowExists = async (id: string) =>
-    h.env.client.workflow
-      .getHandle(id)
-      .describe()
-      .then(() => true)
-      .catch(() => false);
   const callsTo = (method: string, chatId: number) => tg.calls.filter((c) => c.method === method && Number(c.payload.chat_id) === chatId);
   /** Waits until the chat's conversation has finished `turns` turns and has nothing running or queued. */
   const idle = (chatId: number, turns = 1) =>
@@ -104,7 +98,7 @@ describe('Telegram through the gateway, the worker and Temporal', () => {
     const [reply] = await eventually(async () => (sentTo(alice.id).length > before ? sentTo(alice.id).slice(before) : undefined), 30_000, 'the reply');
     expect(reply).toMatchObject({ chat_id: alice.id, reply_to_message_id: messageId, parse_mode: 'HTML' });
     expect(reply!.text).toContain('hello from telegram');
-    expect(await workflowExists(`channel:main:telegram:${alice.id}`)).toBe(true);
+    expect(await workflowExists(h, `channel:main:telegram:${alice.id}`)).toBe(true);
     const inbound = await h.database.db
       .selectFrom('messages')
       .select(['platform_message_id', 'text'])
@@ -132,7 +126,7 @@ describe('Telegram through the gateway, the worker and Temporal', () => {
     // A mention in another group after it: once that is answered, the first was processed (updates are in order).
     tg.inject({ chat: { id: -5005, type: 'group' }, from: alice, text: '@spacebot_test_bot marker' });
     await eventually(async () => (sentTo(-5005).length ? true : undefined), 30_000, 'the marker reply');
-    expect(await workflowExists(`channel:main:telegram:${teamGroup.id}`)).toBe(false);
+    expect(await workflowExists(h, `channel:main:telegram:${teamGroup.id}`)).toBe(false);
     expect(sentTo(teamGroup.id)).toEqual([]);
   });
 
@@ -140,9 +134,9 @@ describe('Telegram through the gateway, the worker and Temporal', () => {
     tg.inject({ chat: supportGroup, from: alice, text: '@spacebot_test_bot I need help' });
     tg.inject({ chat: teamGroup, from: alice, text: '@spacebot_test_bot standup?' });
     await eventually(async () => (sentTo(supportGroup.id).length && sentTo(teamGroup.id).length ? true : undefined), 30_000, 'both replies');
-    expect(await workflowExists(`channel:support:telegram:${supportGroup.id}`)).toBe(true);
-    expect(await workflowExists(`channel:main:telegram:${teamGroup.id}`)).toBe(true);
-    expect(await workflowExists(`channel:main:telegram:${supportGroup.id}`)).toBe(false);
+    expect(await workflowExists(h, `channel:support:telegram:${supportGroup.id}`)).toBe(true);
+    expect(await workflowExists(h, `channel:main:telegram:${teamGroup.id}`)).toBe(true);
+    expect(await workflowExists(h, `channel:main:telegram:${supportGroup.id}`)).toBe(false);
     expect(sentTo(supportGroup.id)[0]!.text).toContain('I need help');
     expect(sentTo(teamGroup.id)[0]!.text).toContain('standup?');
   });

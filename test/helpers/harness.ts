@@ -162,3 +162,12 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** Whether the harness's Temporal server knows a workflow with this id (in any state). */
+export function workflowExists(h: Harness, id: string): Promise<boolean> {
+  return h.env.client.workflow
+    .getHandle(id)
+    .describe()
+    .then(() => true)
+    .catch(() => false);
+}
