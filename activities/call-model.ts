@@ -88,7 +88,8 @@ export function makeCallModel(deps: ActivityDeps) {
     const timer = setInterval(beat, HEARTBEAT_EVERY_MS);
     let answer: FallbackSuccess;
     // Streams the answer to the platform (edit in place) or the webhook's SSE clients; undefined: no streaming.
-    const stream = await openCallStream(deps, { ...input, process }, ctx.info.attempt);
+    // Typing stops once the streamed answer shows.
+    const stream = await openCallStream(deps, { ...input, process }, ctx.info.attempt, { onShown: stopTyping });
     const total = deps.config.routing.totalTimeoutMs;
     try {
       answer = await completeWithFallback({

@@ -44,9 +44,10 @@ export interface CallStream {
  * Opens the stream of one callModel attempt, or returns undefined when this call does not stream:
  * the agent turned streaming off, it is not a channel call, or its platform can neither edit messages
  * nor is the webhook (whose clients listen on the SSE route). `attempt` > 1 is a retried activity:
- * what an earlier attempt showed is void.
+ * what an earlier attempt showed is void. `hooks.onShown` runs once the answer first shows on the
+ * platform (a draft posted or taken over).
  */
-export async function openCallStream(deps: CallStreamDeps, target: CallStreamTarget, attempt: number): Promise<CallStream | undefined> {
+export async function openCallStream(deps: CallStreamDeps, target: CallStreamTarget, attempt: number, hooks: { onShown?: () => void } = {}): Promise<CallStream | undefined> {
   const agent = deps.config.agents.find((a) => a.id === target.agentId);
   if (agent?.streaming === false) return undefined;
   if ((target.process ?? 'channel') !== 'channel' || !target.platform || !target.conversationId) return undefined;
@@ -73,7 +74,7 @@ export async function openCallStream(deps: CallStreamDeps, target: CallStreamTar
   const adapter = deps.outbound.get(target.platform);
   if (!canEdit(adapter)) return undefined;
   const position = { channelId: target.channelId, turnSeq: target.turnSeq, step: target.step, platform: target.platform, conversationId: target.conversationId };
-  const replies = new ReplyStream({ adapter, db: deps.db, position, logger: deps.logger, replyTo: target.replyTo });
+  const replies = new ReplyStream({ adapter, db: deps.db, position, logger: deps.logger, replyTo: target.replyTo, onShown: hooks.onShown });
   await replies.start();
   return {
     onDelta(delta) {

@@ -33,6 +33,12 @@ export interface ReplyStreamOptions {
   logger: Logger;
   /** The platform message being answered, for the draft's first post. */
   replyTo?: string;
+  /**
+   * Called once, when the answer first shows on the platform. The typing indicator stops then: the
+   * growing draft says the agent is answering, and on Slack a status set after the draft's post
+   * (which clears it) would linger until Slack times it out, long after the answer is complete.
+   */
+  onShown?: () => void;
   now?: () => number;
 }
 
@@ -65,6 +71,7 @@ export class ReplyStream {
   private chain: Promise<void> = Promise.resolve();
   private failures = 0;
   private stopped = false;
+  private shown = false;
   private readonly started: number;
 
   constructor(private readonly opts: ReplyStreamOptions) {
@@ -158,15 +165,24 @@ export class ReplyStream {
       }
       const reused = this.free.shift();
       if (reused) {
+        this.markShown();
         await this.platform(() => adapter.edit(position.conversationId, reused.platformMessageId, shown));
         segment.draft = { deliveryKey, platformMessageId: reused.platformMessageId };
       } else {
+        // Before the post, so no typing refresh is sent while it is under way.
+        this.markShown();
         const sent = await this.platform(() => adapter.send({ deliveryKey: `${deliveryKey}:draft`, conversationId: position.conversationId, text: shown, replyTo: this.opts.replyTo }));
         if (!sent) return;
         segment.draft = { deliveryKey, platformMessageId: sent.platformMessageId };
       }
       await saveDraft(this.opts.db, position, deliveryKey, segment.draft.platformMessageId);
     });
+  }
+
+  private markShown(): void {
+    if (this.shown) return;
+    this.shown = true;
+    this.opts.onShown?.();
   }
 
   private enqueue(op: () => Promise<void>): void {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Gateway } from '../../lib/gateway/gateway.js';
 import type { NeutralRequest, ScriptStep } from '../fake-llm/server.js';
-import { createHarness, eventually, type Harness } from '../helpers/harness.js';
+import { createHarness, eventually, workflowExists, type Harness } from '../helpers/harness.js';
 import { startFakeSlack, type FakeSlack } from '../fake-platforms/slack/server.js';
 import { statusQuery } from '../../workflows/channel-contract.js';
 
@@ -73,12 +73,6 @@ default_agent = "main"
   const postsTo = (channel: string, threadTs?: string) => fake.posts.filter((p) => p.channel === channel && p.threadTs === threadTs);
   const callsOf = (method: string) => fake.calls.filter((c) => c.method === method);
   const acked = (envelopeId: string) => eventually(async () => (fake.acks.has(envelopeId) ? true : undefined), 20_000, `the ack of ${envelopeId}`);
-  const workflowExists = (id: string) =>
-    h.env.client.workflow
-      .getHandle(id)
-      .describe()
-      .then(() => true)
-      .catch(() => false);
   /** Model requests whose last user message contains `phrase`. */
   const modelCallsFor = (phrase: string) => h.fake.requests.filter((r) => r.neutral?.lastUserText.includes(phrase));
   /** Waits until the conversation finished `turns` turns and has nothing running or queued. */
@@ -237,6 +231,27 @@ default_agent = "main"
     expect(outbound).toEqual([{ text: answer }]);
   }, 60_000);
 
+  it('stops the assistant-thread status once a streamed answer shows, so it never outlives the answer', async () => {
+    const thread = '1600000000.000040';
+    // About 8 s of streaming: longer than the 5 s typing refresh, so a refresh would land after the draft's post.
+    const answer = words(40, 'slow');
+    special.set('stream slowly', { text: answer, delayMs: 1_500, chunkDelayMs: 200 });
+    fake.sendMessage({ channel: 'D0ALICE', user: 'U0ALICE', threadTs: thread, text: 'stream slowly' });
+    await eventually(async () => (postsTo('D0ALICE', thread)[0]?.text === answer ? true : undefined), 60_000, 'the complete text');
+    await idle(`D0ALICE.${thread}`);
+
+    const inThread = fake.calls.filter((c) => c.params.thread_ts === thread || c.params.ts === postsTo('D0ALICE', thread)[0]?.ts);
+    const methods = inThread.map((c) => c.method);
+    // The status was shown while nothing was visible yet, then the draft was posted and edited.
+    expect(methods[0]).toBe('assistant.threads.setStatus');
+    const posted = methods.indexOf('chat.postMessage');
+    expect(posted).toBeGreaterThan(0);
+    expect(methods.filter((m) => m === 'chat.postMessage')).toHaveLength(1);
+    expect(methods.slice(posted + 1).filter((m) => m === 'chat.update').length).toBeGreaterThanOrEqual(2);
+    // Slack clears the status when the draft is posted; none was set again after it.
+    expect(methods.slice(posted)).not.toContain('assistant.threads.setStatus');
+  }, 60_000);
+
   it('ignores filtered messages end to end: no workflow started, no model call, nothing posted', async () => {
     const filtered = [
       // Another bot, and the bot itself.
@@ -253,13 +268,13 @@ default_agent = "main"
     for (const { envelopeId } of [...filtered, marker]) await acked(envelopeId);
 
     for (const channel of ['C0BOTS', 'C0FOREIGN', 'C0EDITS']) {
-      expect(await workflowExists(`channel:main:slack:${channel}`)).toBe(false);
+      expect(await workflowExists(h, `channel:main:slack:${channel}`)).toBe(false);
       expect(fake.posts.filter((p) => p.channel === channel)).toEqual([]);
       expect(fake.calls.filter((c) => c.params.channel === channel || c.params.channel_id === channel)).toEqual([]);
     }
     for (const text of ['beep from another bot', 'my own words coming back', 'hello from another workspace', 'an edited message']) expect(modelCallsFor(text)).toEqual([]);
     // The marker, from the allowed workspace, went all the way.
-    expect(await workflowExists('channel:main:slack:C0MARKER')).toBe(true);
+    expect(await workflowExists(h, 'channel:main:slack:C0MARKER')).toBe(true);
     expect(postsTo('C0MARKER').map((p) => p.text)).toEqual([expect.stringMatching(/^answer to .*marker after the filtered ones$/)]);
   });
 
