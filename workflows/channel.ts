@@ -9,6 +9,7 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -23,6 +24,7 @@ import { channelSettings } from './channel-settings.js';
 import { childId, startBranch, startCompactor, startWorker } from './children.js';
 import { compactionAction } from './compaction-policy.js';
 import { decideNudge } from './nudge.js';
+import { ToolLoopGuard, loopBlockedText, loopWarningText } from './tool-loop-guard.js';
 import { endsTurn, replyTextOf } from './turn-tools.js';
 import { WEBHOOK_PLATFORM } from './platforms.js';
 import {
@@ -53,6 +55,8 @@ const FINISHED_KEPT = 20;
 /** Context indexes of entries the workflow adds within a step: after the step's tool results. */
 const STEERED_IDX = 1000;
 const RESULTS_IDX = 100;
+/** Loop-guard warnings: after the step's tool results (1 + call index), before steered messages. */
+const LOOP_WARNING_IDX = 900;
 // Bookkeeping writes to our own database take milliseconds: they run as local activities (retried,
 // recorded in history as markers) so a turn does not pay a server round trip for each of them.
 const localStorage = proxyLocalActivities<ChannelActivities & CompactionActivities>(STORAGE_OPTIONS);
@@ -235,6 +239,9 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
 
     const llmLoop = async () => {
       let nudges = 0;
+      // Per turn: the same tool with the same arguments is warned on its first repeat, then blocked.
+      // reply and skip end the turn instead. Histories recorded before the guard replay without it.
+      const guard = patched('channel-tool-loop-guard') ? new ToolLoopGuard({ exempt: ['reply', 'skip'] }) : undefined;
       for (let step = 1; step <= initial.maxLlmCallsPerTurn; step++) {
         const result: ModelStep = await llm.callModel.executeWithOptions({ summary: `LLM call ${step} of turn ${turn}` }, [
           // replyTo: a streamed reply's draft is posted as an answer to the trigger, as a delivered
@@ -261,8 +268,12 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
           break;
         }
         const handled: ContextEntryInput[] = [];
+        const warnings: string[] = [];
         await Promise.all(
           result.toolCalls.map(async (call, idx): Promise<unknown> => {
+            const verdict = guard?.check(call) ?? 'ok';
+            if (verdict === 'block') return handled.push({ turnSeq: turn, step, idx: 1 + idx, role: 'tool', toolCallId: call.id, text: loopBlockedText(call), isError: true });
+            if (verdict === 'warn') warnings.push(loopWarningText(call));
             const replyText = replyTextOf(call);
             if (replyText !== undefined) return deliver(step, `tool:${call.id}`, replyText, 'reply', call.id, idx);
             const own = await processTool(call, turn);
@@ -270,6 +281,7 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
             return runTool(base, step, idx, call, trigger);
           }),
         );
+        handled.push(...warnings.map((text, i) => ({ turnSeq: turn, step, idx: LOOP_WARNING_IDX + i, role: 'user' as const, text })));
         if (handled.length) await localStorage.recordContext({ channelId, entries: handled });
         if (endsTurn(result.toolCalls)) break;
         if (step === initial.maxLlmCallsPerTurn) {

@@ -105,6 +105,8 @@ export function buildTimeline(history: History | unknown, converter: PayloadConv
     } else if (event.workflowExecutionSignaledEventAttributes) {
       steps.push({ kind: 'signal', ...base, name: event.workflowExecutionSignaledEventAttributes.signalName ?? undefined });
     } else if (event.markerRecordedEventAttributes) {
+      // A patch marker records which version of the workflow code ran (patched()): not a step of the agent.
+      if (event.markerRecordedEventAttributes.markerName === 'core_patch') continue;
       steps.push(localActivityStep(event.markerRecordedEventAttributes, base, state, first));
     } else if (event.activityTaskScheduledEventAttributes) {
       const a = event.activityTaskScheduledEventAttributes;

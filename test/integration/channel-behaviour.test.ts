@@ -159,6 +159,26 @@ test('a tool call with invalid arguments is explained to the model, which then c
   await recordHistories(h.env, wfId('badtool'), 'invalid-tool-arguments');
 });
 
+test('the channel warns on a repeated identical tool call and blocks the next one without running it', async () => {
+  const react = { name: 'react', input: { emoji: '👍' } };
+  h.fake.enqueue({ toolCalls: [react] }, { toolCalls: [react] }, { toolCalls: [react] }, { toolCalls: [{ name: 'reply', input: { text: 'done' } }] });
+  const res = await h.request('POST', messagesPath('loopguard'), { text: 'hi', wait: true });
+  expect((res.body.replies as Reply[]).map((r) => r.text)).toEqual(['done']);
+  expect(h.fake.requests).toHaveLength(4);
+  const texts = (i: number) => h.fake.requests[i]?.neutral?.messages.flatMap((m) => [m.text, ...(m.toolResults ?? []).map((r) => r.text)]) ?? [];
+  // The first repeat ran, with a warning beside its result; the second repeat was blocked.
+  expect(texts(1).some((t) => t.includes('You already called react'))).toBe(false);
+  expect(texts(2).filter((t) => t.includes('You already called react with these same arguments'))).toHaveLength(1);
+  const results = h.fake.requests[3]?.neutral?.messages.flatMap((m) => m.toolResults ?? []) ?? [];
+  expect(results).toHaveLength(3);
+  expect(results[2]).toMatchObject({ isError: true, text: expect.stringMatching(/^Blocked: react was already called/) });
+  // Only two of the three calls reached the tool activity.
+  const history = await h.env.client.workflow.getHandle(wfId('loopguard')).fetchHistory();
+  const runTools = (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runTool');
+  expect(runTools).toHaveLength(2);
+  await recordHistories(h.env, wfId('loopguard'), 'tool-loop-guard');
+});
+
 test('a turn stops after the LLM call limit', async () => {
   h.fake.script(() => ({ toolCalls: [{ name: 'no_such_tool', input: {} }] }));
   await h.request('POST', messagesPath('loop'), { text: 'hi', wait: true });
