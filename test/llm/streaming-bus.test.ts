@@ -1,8 +1,10 @@
 /**
  * The stream bus: events of a channel reach its subscribers in order, other channels' do not, and an
- * unsubscribed listener hears nothing more. The in-memory bus always; the Postgres LISTEN/NOTIFY bus
- * when TEST_DATABASE_URL names a real PostgreSQL (PGlite's socket server cannot carry notifications
- * between connections: see lib/streaming/pg-bus.ts).
+ * unsubscribed listener hears nothing more: the same contract for the in-memory bus and the Postgres
+ * LISTEN/NOTIFY bus. The latter needs a real PostgreSQL server (PGlite's socket server cannot carry
+ * notifications between connections: see lib/streaming/pg-bus.ts), any version, no pgvector:
+ * STREAM_BUS_DATABASE_URL, else the machine's postgres://postgres@127.0.0.1:5432/test, as in
+ * test/streaming/pg-bus.test.ts, which tests that bus's reconnects and limits.
  */
 import { connectDatabase, type Db } from '../../lib/db/database.js';
 import { createLogger } from '../../lib/logger.js';
@@ -50,16 +52,16 @@ describe('LocalStreamBus', () => {
   });
 });
 
-const url = process.env.TEST_DATABASE_URL;
-(url ? describe : describe.skip)('PgStreamBus (TEST_DATABASE_URL)', () => {
+const url = process.env.STREAM_BUS_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
+describe('PgStreamBus', () => {
   let db: Db;
   beforeAll(() => {
-    db = connectDatabase(url as string, 2);
+    db = connectDatabase(url, 2);
   });
   afterAll(() => db.close());
 
   it('delivers a channel’s events in order across connections', async () => {
-    const bus = new PgStreamBus({ pool: db.pool, url: url as string, logger });
+    const bus = new PgStreamBus({ pool: db.pool, url, logger });
     await behavesAsABus(bus);
     await bus.close();
   });
