@@ -1,9 +1,9 @@
 import { ApplicationFailure, isCancellation, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
-import type { ChannelActivities, ToolCall } from '../activities/contract.js';
+import type { ChannelActivities, ContextEntryInput, ToolCall } from '../activities/contract.js';
 import { LLM_OPTIONS, STORAGE_OPTIONS, TOOL_OPTIONS } from './activity-options.js';
 import type { BranchInput, ProcessResult } from './process-contract.js';
 import { failureText, reportFinished } from './process-reporting.js';
-import { ToolLoopGuard, loopBlockedText, loopWarningText } from './tool-loop-guard.js';
+import { ToolLoopGuard } from './tool-loop-guard.js';
 
 const storage = proxyLocalActivities<ChannelActivities>(STORAGE_OPTIONS);
 const llm = proxyActivities<ChannelActivities>(LLM_OPTIONS);
@@ -54,22 +54,17 @@ export async function branchWorkflow(input: BranchInput): Promise<ProcessResult>
 }
 
 async function runTools(input: BranchInput, turn: number, step: number, calls: ToolCall[], guard: ToolLoopGuard): Promise<void> {
-  const blocked: { idx: number; call: ToolCall; text: string }[] = [];
-  const warnings: string[] = [];
+  const entries: ContextEntryInput[] = [];
   await Promise.all(
     calls.map(async (call, idx) => {
-      const verdict = guard.check(call);
-      if (verdict === 'block') return blocked.push({ idx, call, text: loopBlockedText(call) });
-      if (verdict === 'warn') warnings.push(loopWarningText(call));
+      const screened = guard.screen(call, { turnSeq: turn, step, idx });
+      if (!screened.run) return entries.push(screened.blocked);
+      if (screened.warning) entries.push(screened.warning);
       return tools.runTool.executeWithOptions({ summary: `branch ${input.n}: tool ${call.name}` }, [
         { channelId: input.id, turnSeq: turn, step, agentId: input.agentId, idx, call, process: 'branch', parentId: input.parentId, platform: input.platform, conversationId: input.conversationId },
       ]);
     }),
   );
-  const entries = [
-    ...blocked.map((b) => ({ turnSeq: turn, step, idx: 1 + b.idx, role: 'tool' as const, toolCallId: b.call.id, text: b.text, isError: true })),
-    ...warnings.map((text, i) => ({ turnSeq: turn, step, idx: 900 + i, role: 'user' as const, text })),
-  ];
   if (entries.length) await storage.recordContext({ channelId: input.id, entries });
 }
 

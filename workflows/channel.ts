@@ -24,7 +24,7 @@ import { channelSettings } from './channel-settings.js';
 import { childId, startBranch, startCompactor, startWorker } from './children.js';
 import { compactionAction } from './compaction-policy.js';
 import { decideNudge } from './nudge.js';
-import { ToolLoopGuard, loopBlockedText, loopWarningText } from './tool-loop-guard.js';
+import { ToolLoopGuard } from './tool-loop-guard.js';
 import { endsTurn, replyTextOf } from './turn-tools.js';
 import { WEBHOOK_PLATFORM } from './platforms.js';
 import {
@@ -55,8 +55,6 @@ const FINISHED_KEPT = 20;
 /** Context indexes of entries the workflow adds within a step: after the step's tool results. */
 const STEERED_IDX = 1000;
 const RESULTS_IDX = 100;
-/** Loop-guard warnings: after the step's tool results (1 + call index), before steered messages. */
-const LOOP_WARNING_IDX = 900;
 // Bookkeeping writes to our own database take milliseconds: they run as local activities (retried,
 // recorded in history as markers) so a turn does not pay a server round trip for each of them.
 const localStorage = proxyLocalActivities<ChannelActivities & CompactionActivities>(STORAGE_OPTIONS);
@@ -268,12 +266,11 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
           break;
         }
         const handled: ContextEntryInput[] = [];
-        const warnings: string[] = [];
         await Promise.all(
           result.toolCalls.map(async (call, idx): Promise<unknown> => {
-            const verdict = guard?.check(call) ?? 'ok';
-            if (verdict === 'block') return handled.push({ turnSeq: turn, step, idx: 1 + idx, role: 'tool', toolCallId: call.id, text: loopBlockedText(call), isError: true });
-            if (verdict === 'warn') warnings.push(loopWarningText(call));
+            const screened = guard?.screen(call, { turnSeq: turn, step, idx }) ?? { run: true };
+            if (!screened.run) return handled.push(screened.blocked);
+            if (screened.warning) handled.push(screened.warning);
             const replyText = replyTextOf(call);
             if (replyText !== undefined) return deliver(step, `tool:${call.id}`, replyText, 'reply', call.id, idx);
             const own = await processTool(call, turn);
@@ -281,7 +278,6 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
             return runTool(base, step, idx, call, trigger);
           }),
         );
-        handled.push(...warnings.map((text, i) => ({ turnSeq: turn, step, idx: LOOP_WARNING_IDX + i, role: 'user' as const, text })));
         if (handled.length) await localStorage.recordContext({ channelId, entries: handled });
         if (endsTurn(result.toolCalls)) break;
         if (step === initial.maxLlmCallsPerTurn) {

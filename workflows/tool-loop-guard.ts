@@ -1,11 +1,22 @@
+import type { ContextEntryInput } from '../activities/contract.js';
+
 /**
- * The tool-loop guard of one process run (a worker or branch run). A model stuck in a loop calls the
+ * The tool-loop guard of one process run (a channel turn, a worker or branch run). A model stuck in a loop calls the
  * same tool with the same arguments again and again; the first repeat is run but warned about, every
  * further repeat is blocked (not run; an error result explains). Pure and deterministic: it lives in
  * workflow code and is rebuilt identically on replay.
  */
 
 export type LoopVerdict = 'ok' | 'warn' | 'block';
+
+/**
+ * Context index of the warning about a step's call `idx`: after the step's tool results (1 + call
+ * index) and before messages a channel steers into the step (1000 on).
+ */
+export const LOOP_WARNING_IDX = 900;
+
+/** What screening a step's call adds to the context: at most one entry, and whether the call runs. */
+export type Screened = { run: true; warning?: ContextEntryInput } | { run: false; blocked: ContextEntryInput };
 
 /** What the guard needs of a tool call (structurally an activities/contract ToolCall). */
 export interface GuardedCall {
@@ -33,6 +44,18 @@ export class ToolLoopGuard {
     const count = (this.seen.get(key) ?? 0) + 1;
     this.seen.set(key, count);
     return count === 1 ? 'ok' : count === 2 ? 'warn' : 'block';
+  }
+
+  /**
+   * check() for call `idx` of a step, as context entries: a blocked call gets its error result (and must
+   * not run); a warned one runs, with a warning placed after the step's results.
+   */
+  screen(call: GuardedCall & { id: string }, at: { turnSeq: number; step: number; idx: number }): Screened {
+    const verdict = this.check(call);
+    const { turnSeq, step, idx } = at;
+    if (verdict === 'block') return { run: false, blocked: { turnSeq, step, idx: 1 + idx, role: 'tool', toolCallId: call.id, text: loopBlockedText(call), isError: true } };
+    if (verdict === 'warn') return { run: true, warning: { turnSeq, step, idx: LOOP_WARNING_IDX + idx, role: 'user', text: loopWarningText(call) } };
+    return { run: true };
   }
 
   /** How many times this exact call has been checked so far. */

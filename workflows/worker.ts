@@ -12,7 +12,7 @@ import type { ChannelActivities, ContextEntryInput, ToolCall } from '../activiti
 import { LLM_OPTIONS, STORAGE_OPTIONS, WORKER_TOOL_OPTIONS } from './activity-options.js';
 import { followUpSignal, processStatusQuery, type ProcessResult, type WorkerInput } from './process-contract.js';
 import { failureText, reportFinished, reportProgress } from './process-reporting.js';
-import { ToolLoopGuard, loopBlockedText, loopWarningText } from './tool-loop-guard.js';
+import { ToolLoopGuard } from './tool-loop-guard.js';
 
 const storage = proxyLocalActivities<ChannelActivities>(STORAGE_OPTIONS);
 const llm = proxyActivities<ChannelActivities>(LLM_OPTIONS);
@@ -75,9 +75,9 @@ export async function workerWorkflow(input: WorkerInput): Promise<ProcessResult>
       await Promise.all(
         result.toolCalls.map(async (call, idx) => {
           const at = { turnSeq: turn, step, idx: 1 + idx, role: 'tool' as const, toolCallId: call.id };
-          const verdict = guard.check(call);
-          if (verdict === 'block') return entries.push({ ...at, text: loopBlockedText(call), isError: true });
-          if (verdict === 'warn') entries.push({ turnSeq: turn, step, idx: 900 + idx, role: 'user', text: loopWarningText(call) });
+          const screened = guard.screen(call, { turnSeq: turn, step, idx });
+          if (!screened.run) return entries.push(screened.blocked);
+          if (screened.warning) entries.push(screened.warning);
           const set = setStatusOf(call);
           if (set) {
             status = set.status;

@@ -1,4 +1,4 @@
-import { canonicalJson, loopBlockedText, loopWarningText, ToolLoopGuard } from '../../workflows/tool-loop-guard.js';
+import { canonicalJson, LOOP_WARNING_IDX, loopBlockedText, loopWarningText, ToolLoopGuard } from '../../workflows/tool-loop-guard.js';
 
 describe('ToolLoopGuard', () => {
   it('lets a first call through, warns on the first repeat and blocks every further one', () => {
@@ -30,6 +30,15 @@ describe('ToolLoopGuard', () => {
     const guard = new ToolLoopGuard({ exempt: ['set_status'] });
     const call = { name: 'set_status', input: { status: 'working' } };
     expect([guard.check(call), guard.check(call), guard.check(call)]).toEqual(['ok', 'ok', 'ok']);
+  });
+
+  it('screens a step\'s call into the context entries it adds: a warning after the results, or the blocked call\'s error result', () => {
+    const guard = new ToolLoopGuard();
+    const call = { id: 'call-7', name: 'shell', input: { command: 'ls' } };
+    const at = { turnSeq: 3, step: 2, idx: 4 };
+    expect(guard.screen(call, at)).toEqual({ run: true });
+    expect(guard.screen(call, at)).toEqual({ run: true, warning: { turnSeq: 3, step: 2, idx: LOOP_WARNING_IDX + 4, role: 'user', text: loopWarningText(call) } });
+    expect(guard.screen(call, at)).toEqual({ run: false, blocked: { turnSeq: 3, step: 2, idx: 5, role: 'tool', toolCallId: 'call-7', text: loopBlockedText(call), isError: true } });
   });
 
   it('explains warnings and blocks by tool name', () => {
