@@ -13,8 +13,9 @@ SELECT gin_clean_pending_list('memories_tsv_idx'::regclass);
 -- on PGlite, planning the recall statements cost more than running them (the graph query alone took
 -- ~2 ms to plan), and every statement is a round trip through its single session.
 
--- The scope rule, as visible() in lib/memory/recall.ts: agent-wide memories, the user's (p_user) and
--- the chat's (p_chat); a NULL p_user / p_chat sees none of those. Inlined by the planner.
+-- The scope rule, for every recall and the memory context (also through visibleIn() in
+-- lib/memory/visibility.ts): agent-wide memories, the user's (p_user) and the chat's (p_chat); a NULL
+-- p_user / p_chat sees none of those. Inlined by the planner.
 CREATE FUNCTION memory_visible(p_kind text, p_scope text, p_user text, p_chat text) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN p_kind = 'agent' OR (p_kind = 'user' AND p_scope = p_user) OR (p_kind = 'chat' AND p_scope = p_chat);

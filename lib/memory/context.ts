@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { sql, type ColumnType, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { RecallContext } from './model.js';
+import { visibleIn } from './visibility.js';
 
 /**
  * The memory context: a short block of the agent's most important memories that every channel call
@@ -89,14 +90,11 @@ const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').diges
 export async function renderMemoryContext(db: Db, agentId: string, opts: RenderOptions = {}): Promise<RenderedContext> {
   const maxWords = opts.maxWords ?? MEMORY_CONTEXT_MAX_WORDS;
   const ctx = opts.context;
-  const visible = [sql`scope_kind = 'agent'`];
-  if (ctx?.userId) visible.push(sql`(scope_kind = 'user' AND scope_id = ${ctx.userId})`);
-  if (ctx?.chatId) visible.push(sql`(scope_kind = 'chat' AND scope_id = ${ctx.chatId})`);
   const rows = await db
     .selectFrom('memories')
     .select(['id', 'content', 'type', 'scope_kind'])
     .where('agent_id', '=', agentId)
-    .where(sql<boolean>`(${sql.join(visible, sql` OR `)})`)
+    .where(visibleIn(ctx))
     .orderBy('importance', 'desc')
     .orderBy('id', 'asc')
     .limit(CANDIDATES)

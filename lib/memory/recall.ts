@@ -3,6 +3,7 @@ import type { Database } from '../db/schema.js';
 import { embedChecked, type Embedder } from './embedder.js';
 import { EDGE_MULTIPLIERS, isEdgeType, MemoryInputError, type EdgeType, type Memory, type MemoryType, type RecallContext } from './model.js';
 import { toMemory, type MemoryRow } from './store.js';
+import { visibleIn } from './visibility.js';
 
 export const RECALL_MODES = ['hybrid', 'recent', 'important', 'typed'] as const;
 export type RecallMode = (typeof RECALL_MODES)[number];
@@ -50,17 +51,6 @@ export interface RecallResult {
 
 /** Each hop multiplies the walk's strength by the edge's type multiplier, its weight, and this. */
 const HOP_DAMPING = 0.5;
-
-/**
- * SQL: the memory is visible to a recall in `ctx` (agent-wide, this user's, this chat's).
- * memory_visible() in migrations/011_recall_indexes.sql is the same rule for the hybrid functions.
- */
-function visible(ctx: RecallContext | undefined): RawBuilder<boolean> {
-  const parts = [sql`memories.scope_kind = 'agent'`];
-  if (ctx?.userId) parts.push(sql`(memories.scope_kind = 'user' AND memories.scope_id = ${ctx.userId})`);
-  if (ctx?.chatId) parts.push(sql`(memories.scope_kind = 'chat' AND memories.scope_id = ${ctx.chatId})`);
-  return sql<boolean>`(${sql.join(parts, sql` OR `)})`;
-}
 
 function typeFilter(types: MemoryType[] | undefined): RawBuilder<boolean> {
   return types?.length ? sql<boolean>`memories.type = ANY(${types}::text[])` : sql<boolean>`true`;
@@ -264,7 +254,7 @@ export async function recall(db: Kysely<Database>, embedder: Embedder | null, ag
           : sql`memories.type, memories.importance DESC, memories.updated_at DESC, memories.id`;
     const { rows } = await sql<{ id: string; importance: number; updated_at: Date }>`
       SELECT memories.id, memories.importance, memories.updated_at FROM memories
-       WHERE memories.agent_id = ${agentId} AND ${visible(opts.context)} AND ${typeFilter(opts.types)}
+       WHERE memories.agent_id = ${agentId} AND ${visibleIn(opts.context)} AND ${typeFilter(opts.types)}
          AND ${tsQuery ? sql`memories.tsv @@ websearch_to_tsquery('english', ${tsQuery})` : sql`true`}
        ORDER BY ${order} LIMIT ${limit}`.execute(db);
     const loaded = await loadMemories(db, agentId, rows.map((r) => r.id), touch);
