@@ -1,8 +1,10 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { channelWorkflowId } from '../../workflows/channel-contract.js';
 import { ChannelTypes, snowflake, startFakeDiscord, type FakeChannel, type FakeDiscord, type FakeUser } from '../fake-platforms/discord/server.js';
 import { adapterToml, bindingsToml } from '../helpers/gateway.js';
 import { createHarness, eventually, workflowExists, type Harness } from '../helpers/harness.js';
 import { freePorts } from '../helpers/ports.js';
+import { words } from '../helpers/words.js';
 
 /**
  * Discord end to end: the fake Discord's gateway → discord.js → the adapter in the real gateway →
@@ -25,8 +27,6 @@ const atrium: FakeChannel = { id: snowflake(), name: 'atrium', type: ChannelType
 const hall: FakeChannel = { id: snowflake(), name: 'hall', type: ChannelTypes.GuildText, guildId };
 const alice: FakeUser = { id: snowflake(), username: 'alice' };
 const otherBot: FakeUser = { id: snowflake(), username: 'otherbot', bot: true };
-
-const words = (n: number, word: string) => Array.from({ length: n }, (_, i) => `${word}${i}`).join(' ');
 
 describe('Discord end to end through the gateway and the worker', () => {
   let h: Harness;
@@ -69,7 +69,6 @@ describe('Discord end to end through the gateway and the worker', () => {
       30_000,
       `the delivery of ${platformMessageId}`,
     );
-  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   const replyTo = (messageId: string) =>
     eventually(async () => {
       const parts = fake.posted.filter((m) => m.replyTo === messageId);

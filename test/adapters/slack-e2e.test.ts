@@ -4,8 +4,7 @@ import type { NeutralRequest, ScriptStep } from '../fake-llm/server.js';
 import { createHarness, eventually, workflowExists, type Harness } from '../helpers/harness.js';
 import { startFakeSlack, type FakeSlack } from '../fake-platforms/slack/server.js';
 import { statusQuery } from '../../workflows/channel-contract.js';
-
-const words = (n: number, word: string) => Array.from({ length: n }, (_, i) => `${word}${i}`).join(' ');
+import { words } from '../helpers/words.js';
 
 /**
  * Slack end to end: the fake Slack (Web API + Socket Mode) → the real gateway with the Slack adapter

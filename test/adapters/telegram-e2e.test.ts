@@ -1,9 +1,11 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { createHarness, eventually, workflowExists, type Harness } from '../helpers/harness.js';
 import { adapterToml, agentsToml, bindingsToml } from '../helpers/gateway.js';
 import { startFakeTelegram, type FakeChat, type FakeTelegram, type FakeUser } from '../fake-platforms/telegram/server.js';
 import type { ScriptHandler, ScriptStep } from '../fake-llm/server.js';
 import { statusQuery } from '../../workflows/channel-contract.js';
+import { words } from '../helpers/words.js';
 
 /**
  * Telegram end to end: the fake Bot API ← grammY ← the gateway → Temporal dev server → the real
@@ -28,9 +30,6 @@ const echo: ScriptHandler = (req) => {
  */
 const answering = (text: string, step: ScriptStep): ScriptHandler => (req) =>
   req.messages[req.messages.length - 1]?.role !== 'tool' && (req.lastUserText ?? '').endsWith(text) ? step : echo(req);
-
-const words = (n: number, word: string) => Array.from({ length: n }, (_, i) => `${word}${i}`).join(' ');
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('Telegram through the gateway, the worker and Temporal', () => {
   let tg: FakeTelegram;

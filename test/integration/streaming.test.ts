@@ -9,6 +9,7 @@ import { ChannelClient } from '../../lib/channel/channel-client.js';
 import { channelWorkflowId } from '../../workflows/channel-contract.js';
 import type { NeutralRequest, ScriptStep } from '../fake-llm/server.js';
 import { TEST_TOKEN, createHarness, eventually, type Harness } from '../helpers/harness.js';
+import { words } from '../helpers/words.js';
 
 /** A chat platform that edits messages in place, recording every call (the real ones are Discord, Slack, Telegram). */
 class EditingPlatform implements OutboundAdapter {
@@ -77,8 +78,6 @@ class SseClient {
     await this.done;
   }
 }
-
-const words = (n: number, word: string) => Array.from({ length: n }, (_, i) => `${word}${i}`).join(' ');
 
 let h: Harness;
 const platform = new EditingPlatform();
