@@ -19,6 +19,7 @@ import { pino } from 'pino';
 import { createLogger, type Logger } from '../../lib/logger.js';
 import type { StreamEvent } from '../../lib/streaming/bus.js';
 import { PgStreamBus } from '../../lib/streaming/pg-bus.js';
+import { eventually } from '../helpers/harness.js';
 
 const url = process.env.STREAM_BUS_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const parsed = new URL(url);
@@ -35,17 +36,6 @@ function urlFor(name: string, hostPort?: { host: string; port: number }): string
     u.port = String(hostPort.port);
   }
   return u.toString();
-}
-
-/** Polls `check` until it returns something other than undefined. */
-async function until<T>(check: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 const delta = (channelId: string, text: string, key = 'text'): StreamEvent => ({ type: 'delta', channelId, ...where, key, text });
@@ -123,7 +113,7 @@ class Pair {
     await this.subscriber.close();
     await this.pubPool.end();
     await this.subPool.end();
-    await until(async () => ((await admin.query('SELECT 1 FROM pg_stat_activity WHERE application_name LIKE $1', [`${this.tag}-%`])).rowCount === 0 ? true : undefined), 'every connection of the test to end');
+    await eventually(async () => ((await admin.query('SELECT 1 FROM pg_stat_activity WHERE application_name LIKE $1', [`${this.tag}-%`])).rowCount === 0 ? true : undefined), 10_000, 'every connection of the test to end');
   }
 }
 
@@ -161,10 +151,10 @@ describe(`PgStreamBus on PostgreSQL at ${server}`, () => {
       p.publisher.publish(delta(p.channel('nobody'), `n${i}`));
     });
 
-    await until(() => (a.events.length >= forA.length && a2.events.length >= forA.length && b.events.length >= forB.length ? true : undefined), 'every event');
+    await eventually(() => (a.events.length >= forA.length && a2.events.length >= forA.length && b.events.length >= forB.length ? true : undefined), 10_000, 'every event');
     // A moment more, so an event delivered twice or to the wrong channel would show.
     p.publisher.publish(delta(p.channel('b'), 'marker'));
-    await until(() => (b.events.length === forB.length + 1 ? true : undefined), 'the marker');
+    await eventually(() => (b.events.length === forB.length + 1 ? true : undefined), 10_000, 'the marker');
     expect(a.events).toEqual(forA);
     expect(a2.events).toEqual(forA);
     expect(b.events).toEqual([...forB, delta(p.channel('b'), 'marker')]);
@@ -186,7 +176,7 @@ describe(`PgStreamBus on PostgreSQL at ${server}`, () => {
     p.publisher.publish(delta(p.channel('a'), escapes, 'tool:call_9'));
     p.publisher.publish(delta(p.channel('a'), ' end'));
 
-    await until(() => (textOf(a.events).endsWith(' end') ? true : undefined), 'the last delta');
+    await eventually(() => (textOf(a.events).endsWith(' end') ? true : undefined), 10_000, 'the last delta');
     const resetAt = a.events.findIndex((e) => e.type === 'reset');
     expect(resetAt).toBeGreaterThan(1);
     const before = a.events.slice(0, resetAt);
@@ -220,7 +210,7 @@ describe(`PgStreamBus on PostgreSQL at ${server}`, () => {
       p.publisher.publish({ type: 'done', channelId: p.channel('a'), ...where, key: 'text', messageId: '17', text: final, kind: 'reply' });
       p.publisher.publish(delta(p.channel('a'), 'next step'));
 
-      await until(() => (a.events.length === 3 ? true : undefined), 'three events');
+      await eventually(() => (a.events.length === 3 ? true : undefined), 10_000, 'three events');
       // The lookup takes a query: the delta after the done must not overtake it.
       expect(a.events.map((e) => `${e.type} ${e.type === 'reset' ? e.reason : e.text.length}`)).toEqual(['delta 7', `done ${final.length}`, 'delta 9']);
       expect(a.events).toEqual([
@@ -244,28 +234,28 @@ describe(`PgStreamBus on PostgreSQL at ${server}`, () => {
     expect(pid).toBeDefined();
 
     p.publisher.publish(delta(p.channel('a'), 'both'));
-    await until(() => (first.events.length === 1 && second.events.length === 1 ? true : undefined), 'the first delta');
+    await eventually(() => (first.events.length === 1 && second.events.length === 1 ? true : undefined), 10_000, 'the first delta');
 
     first.stop();
     first.stop(); // twice is harmless: the second subscription keeps the connection
     p.publisher.publish(delta(p.channel('a'), 'second only'));
-    await until(() => (second.events.length === 2 ? true : undefined), 'the second delta');
+    await eventually(() => (second.events.length === 2 ? true : undefined), 10_000, 'the second delta');
     expect(first.events).toEqual([delta(p.channel('a'), 'both')]);
     expect(await listenersOf(p.listenName)).toEqual([pid]);
 
     second.stop();
-    await until(async () => ((await backendsOf(p.listenName)).length === 0 ? true : undefined), 'the LISTEN connection to be released');
+    await eventually(async () => ((await backendsOf(p.listenName)).length === 0 ? true : undefined), 10_000, 'the LISTEN connection to be released');
 
     // Subscribing again listens on a new connection; the old subscriptions hear nothing more.
     const third = await p.listen(p.channel('b'));
     expect(await listenersOf(p.listenName)).toHaveLength(1);
     p.publisher.publish(delta(p.channel('a'), 'unheard'));
     p.publisher.publish(delta(p.channel('b'), 'marker'));
-    await until(() => (third.events.length === 1 ? true : undefined), 'the marker');
+    await eventually(() => (third.events.length === 1 ? true : undefined), 10_000, 'the marker');
     expect(first.events).toHaveLength(1);
     expect(second.events).toHaveLength(2);
     third.stop();
-    await until(async () => ((await backendsOf(p.listenName)).length === 0 ? true : undefined), 'the LISTEN connection to be released again');
+    await eventually(async () => ((await backendsOf(p.listenName)).length === 0 ? true : undefined), 10_000, 'the LISTEN connection to be released again');
   });
 
   it('reconnects a LISTEN connection killed by pg_terminate_backend and delivers what is published after', async () => {
@@ -274,7 +264,7 @@ describe(`PgStreamBus on PostgreSQL at ${server}`, () => {
     const a = await p.listen(p.channel('a'));
     const b = await p.listen(p.channel('b'));
     p.publisher.publish(delta(p.channel('a'), 'before'));
-    await until(() => (a.events.length === 1 ? true : undefined), 'the first delta');
+    await eventually(() => (a.events.length === 1 ? true : undefined), 10_000, 'the first delta');
 
     const [pid] = await listenersOf(p.listenName);
     expect(pid).toBeDefined();
@@ -284,14 +274,14 @@ describe(`PgStreamBus on PostgreSQL at ${server}`, () => {
     // Events published while it is down are missed (the transcript is the record): probe until one
     // arrives on the new connection.
     let probes = 0;
-    await until(
+    await eventually(
       () => {
         if (b.events.length) return true;
         p.publisher.publish(delta(p.channel('b'), `probe ${++probes}`));
         return undefined;
       },
-      'the listener to reconnect',
       20_000,
+      'the listener to reconnect',
     );
     const listening = await listenersOf(p.listenName);
     expect(listening).toHaveLength(1);
@@ -299,7 +289,7 @@ describe(`PgStreamBus on PostgreSQL at ${server}`, () => {
 
     const later = [delta(p.channel('a'), 'after 1'), reset(p.channel('a'), 'retried'), delta(p.channel('a'), 'after 2'), delta(p.channel('a'), 'after 3')];
     for (const e of later) p.publisher.publish(e);
-    await until(() => (a.events.length >= 1 + later.length ? true : undefined), 'the later events');
+    await eventually(() => (a.events.length >= 1 + later.length ? true : undefined), 10_000, 'the later events');
     expect(a.events).toEqual([delta(p.channel('a'), 'before'), ...later]);
     // Only B's probes reached B, each at most once and in order.
     const probesHeard = b.events.map((e) => (e.type === 'delta' ? e.text : e.type));
@@ -316,27 +306,27 @@ describe(`PgStreamBus on PostgreSQL at ${server}`, () => {
       const p = pair;
       const a = await p.listen(p.channel('a'));
       p.publisher.publish(delta(p.channel('a'), 'before'));
-      await until(() => (a.events.length === 1 ? true : undefined), 'the first delta');
+      await eventually(() => (a.events.length === 1 ? true : undefined), 10_000, 'the first delta');
 
       // The network goes away: the connection drops, and new ones are cut off at once.
       proxy.cut();
-      await until(() => (warnings.filter((w) => /reconnect failed/.test(w.msg ?? '')).length >= 2 ? true : undefined), 'two failed reconnects', 20_000);
+      await eventually(() => (warnings.filter((w) => /reconnect failed/.test(w.msg ?? '')).length >= 2 ? true : undefined), 20_000, 'two failed reconnects');
       expect(warnings.some((w) => /connection lost/.test(w.msg ?? ''))).toBe(true);
       proxy.restore();
 
       let probes = 0;
-      await until(
+      await eventually(
         () => {
           if (a.events.length > 1) return true;
           p.publisher.publish(delta(p.channel('a'), `probe ${++probes}`));
           return undefined;
         },
-        'the listener to reconnect',
         40_000,
+        'the listener to reconnect',
       );
       const count = a.events.length;
       p.publisher.publish(delta(p.channel('a'), 'after'));
-      await until(() => (a.events.length === count + 1 ? true : undefined), 'the later delta');
+      await eventually(() => (a.events.length === count + 1 ? true : undefined), 10_000, 'the later delta');
       expect(a.events.at(-1)).toEqual(delta(p.channel('a'), 'after'));
     } finally {
       await pair?.close();
