@@ -31,6 +31,7 @@ import { startFakeSlack } from '../test/fake-platforms/slack/server.js';
 import { startFakeTelegram } from '../test/fake-platforms/telegram/server.js';
 import { adapterToml } from '../test/helpers/gateway.js';
 import { freePorts } from '../test/helpers/ports.js';
+import { percentile } from './percentile.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const TOKEN = 'bench-token-0123456789abcdef';
@@ -71,9 +72,7 @@ interface Stats {
 }
 
 function stats(values: number[]): Stats {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-  return { samples: sorted.length, medianMs: round(at(0.5)), p95Ms: round(at(0.95)), meanMs: round(sorted.reduce((a, b) => a + b, 0) / sorted.length) };
+  return { samples: values.length, medianMs: round(percentile(values, 50)), p95Ms: round(percentile(values, 95)), meanMs: round(values.reduce((a, b) => a + b, 0) / values.length) };
 }
 
 const round = (n: number) => Math.round(n * 10) / 10;
