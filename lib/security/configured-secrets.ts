@@ -1,0 +1,49 @@
+import type { SpacebotConfig } from '../config/types.js';
+
+/**
+ * Every secret the operator configured, by name, for the leak guard: provider keys, the API token,
+ * adapter tokens and signing secrets, the database password, and the environment's secret variables
+ * (whether or not the config reads them: a key in the environment is reachable by a shell command).
+ */
+
+/** Environment variables whose value is a credential, judged by their name. */
+const SECRET_ENV_NAME = /(?:^|_)(?:API_KEY|KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|CREDENTIALS?|PRIVATE_KEY|SIGNING_SECRET|ACCESS_KEY(?:_ID)?|AUTH)$/;
+/** Config keys whose string value is a credential (snake_case tables and camelCase resolved ones). */
+const SECRET_CONFIG_KEY = /(?:api_?key|token|secret|password|passwd|credentials?|private_?key)$/i;
+/** Config keys that name the environment variable holding a credential (`token_env`, `api_key_env`). */
+const ENV_REF_KEY = /(?:_env|Env)$/;
+
+export function configuredSecrets(config: SpacebotConfig, env: NodeJS.ProcessEnv = process.env): { name: string; value: string }[] {
+  const found: { name: string; value: string }[] = [];
+  const add = (name: string, value: unknown): void => {
+    if (typeof value === 'string' && value) found.push({ name, value });
+  };
+  for (const [name, value] of Object.entries(env)) if (SECRET_ENV_NAME.test(name)) add(name, value);
+
+  // The whole resolved config, walked: a new secret-bearing key is covered without touching this file.
+  const walk = (value: unknown, path: string[], depth: number): void => {
+    if (depth > 12 || value === null || typeof value !== 'object') return;
+    for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
+      const here = [...path, key];
+      if (typeof item === 'string') {
+        if (SECRET_CONFIG_KEY.test(key)) add(here.join('.'), item);
+        else if (ENV_REF_KEY.test(key) && /^[A-Z_][A-Z0-9_]*$/.test(item)) add(item, env[item]);
+        else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(item)) add(`${here.join('.')} password`, urlPassword(item));
+      } else walk(item, here, depth + 1);
+    }
+  };
+  walk(config, [], 0);
+  add('DATABASE_URL password', urlPassword(env.DATABASE_URL));
+  return found;
+}
+
+/** The password of a `scheme://user:password@host` URL, decoded, if it has one. */
+function urlPassword(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    const password = new URL(url).password;
+    return password ? decodeURIComponent(password) : undefined;
+  } catch {
+    return undefined;
+  }
+}
