@@ -229,7 +229,17 @@ export interface StreamDraftsTable {
   updated_at: Generated<Timestamp>;
 }
 
+/** migrations/012_secrets.sql: values encrypted by lib/secrets/store.ts. */
+export interface SecretsTable {
+  name: string;
+  key_id: string;
+  ciphertext: Buffer;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
 export interface Database {
+  secrets: SecretsTable;
   stream_drafts: StreamDraftsTable;
   agents: AgentsTable;
   channels: ChannelsTable;
