@@ -138,6 +138,23 @@ export interface ToolOutcome {
   isError: boolean;
 }
 
+/**
+ * A worker's shell or file tool call for the tools task queue (`runWorkspaceTool`): everything the
+ * call needs travels with it, so the process running it needs no database (the workflow records the
+ * result itself).
+ */
+export interface RunWorkspaceToolInput {
+  agentId: string;
+  /** The conversation the worker works for (the tools' context; no database access). */
+  channelId: string;
+  call: ToolCall;
+}
+
+/** Registered on the tools task queue; see activities/run-workspace-tool.ts. */
+export interface WorkspaceToolActivities {
+  runWorkspaceTool(input: RunWorkspaceToolInput): Promise<ToolOutcome>;
+}
+
 export interface ChannelActivities {
   recordInbound(input: RecordInboundInput): Promise<void>;
   callModel(input: CallModelInput): Promise<ModelStep>;

@@ -3,19 +3,23 @@ import {
   CancellationScope,
   condition,
   isCancellation,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
   sleep,
 } from '@temporalio/workflow';
-import type { ChannelActivities, ContextEntryInput, ToolCall } from '../activities/contract.js';
-import { LLM_OPTIONS, STORAGE_OPTIONS, WORKER_TOOL_OPTIONS } from './activity-options.js';
+import type { ChannelActivities, ContextEntryInput, ToolCall, WorkspaceToolActivities } from '../activities/contract.js';
+import { LLM_OPTIONS, STORAGE_OPTIONS, TOOL_OPTIONS, WORKER_TOOL_OPTIONS } from './activity-options.js';
 import { followUpSignal, processStatusQuery, type ProcessResult, type WorkerInput } from './process-contract.js';
 import { failureText, reportFinished, reportProgress } from './process-reporting.js';
 import { ToolLoopGuard } from './tool-loop-guard.js';
+import { isWorkspaceTool } from './workspace-tools.js';
 
 const storage = proxyLocalActivities<ChannelActivities>(STORAGE_OPTIONS);
 const llm = proxyActivities<ChannelActivities>(LLM_OPTIONS);
+/** Worker tools that need the database (memory tools), on the main queue beside it. */
+const mainTools = proxyActivities<ChannelActivities>(TOOL_OPTIONS);
 
 /** Nudges per round when the model stops without having reported an outcome through set_status. */
 const MAX_OUTCOME_NUDGES = 2;
@@ -33,7 +37,7 @@ const PROGRESS_EVERY_MS = 10_000;
  * and wall-clock limits. An interactive worker reports each round and waits for follow-ups.
  */
 export async function workerWorkflow(input: WorkerInput): Promise<ProcessResult> {
-  const tools = proxyActivities<ChannelActivities>({ ...WORKER_TOOL_OPTIONS, taskQueue: input.toolsTaskQueue });
+  const tools = proxyActivities<ChannelActivities & WorkspaceToolActivities>({ ...WORKER_TOOL_OPTIONS, taskQueue: input.toolsTaskQueue });
   const register = { agentId: input.agentId, platform: input.platform, conversationId: input.conversationId, parentId: input.parentId, process: 'worker' as const };
   // Reporting the same status twice is not a loop.
   const guard = new ToolLoopGuard({ exempt: ['set_status'] });
@@ -87,9 +91,14 @@ export async function workerWorkflow(input: WorkerInput): Promise<ProcessResult>
             }
             return entries.push({ ...at, text: set.done ? 'Outcome recorded. Finish now (answer without tools).' : 'Status updated.' });
           }
-          return tools.runTool.executeWithOptions({ summary: `worker ${input.n}: tool ${call.name}` }, [
-            { channelId: input.id, turnSeq: turn, step, agentId: input.agentId, idx, call, process: 'worker', parentId: input.parentId, platform: input.platform, conversationId: input.conversationId },
-          ]);
+          const summary = { summary: `worker ${input.n}: tool ${call.name}` };
+          const args = { channelId: input.id, turnSeq: turn, step, agentId: input.agentId, idx, call, process: 'worker' as const, parentId: input.parentId, platform: input.platform, conversationId: input.conversationId };
+          if (!patched('worker-tools-without-db')) return tools.runTool.executeWithOptions(summary, [args]);
+          // Shell and file tools run in the tools service, which has no database: the result comes
+          // back and is recorded here with the step's other entries. Other tools store their own.
+          if (!isWorkspaceTool(call.name)) return mainTools.runTool.executeWithOptions(summary, [args]);
+          const result = await tools.runWorkspaceTool.executeWithOptions(summary, [{ agentId: input.agentId, channelId: input.parentId ?? input.id, call }]);
+          return entries.push({ ...at, text: result.content, isError: result.isError });
         }),
       );
       if (entries.length) await storage.recordContext({ channelId: input.id, entries });

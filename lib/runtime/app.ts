@@ -27,6 +27,8 @@ export interface Roles {
   watchIngest?: boolean;
   /** The chat gateway: connects every `[adapters]` instance and feeds channel workflows (docs/adapters.md). */
   gateway?: boolean;
+  /** With the worker: also run workers' shell and file tools (default true); false when a tools service does (workers/tools.ts). */
+  tools?: boolean;
 }
 
 export interface RunningApp {
@@ -87,7 +89,7 @@ export async function startSpacebot(config: SpacebotConfig, logger: Logger, role
         embedder,
         streams,
       };
-      worker = await createSpacebotWorker({ connection: await temporal.nativeConnection(), namespace: temporal.namespace, taskQueue: config.temporal.taskQueue, deps });
+      worker = await createSpacebotWorker({ connection: await temporal.nativeConnection(), namespace: temporal.namespace, taskQueue: config.temporal.taskQueue, deps, pollTools: roles.tools ?? true });
       const running = worker.run();
       running.catch((err: unknown) => logger.error({ err }, 'Temporal worker stopped with an error'));
       const w = worker;

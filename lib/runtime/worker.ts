@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Worker, type NativeConnection, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities/index.js';
-import { toolsTaskQueueFor } from '../../workflows/channel-settings.js';
+import { createToolsWorker } from './tools-worker.js';
 
 const HERE = path.dirname(new URL(import.meta.url).pathname);
 
@@ -21,25 +21,35 @@ export interface WorkerOptions {
   workflowBundle?: WorkflowBundleOption;
   /** Identity shown in the Temporal UI for this worker. */
   identity?: string;
+  /**
+   * Poll the tools task queue here too (default true). False when a separate tools service
+   * (workers/tools.ts) runs the workers' shell and file tools, away from this process's secrets.
+   */
+  pollTools?: boolean;
 }
 
 /**
  * Spacebot's Temporal workers in one process: the main one runs every workflow and activity on the
- * configured task queue; a second polls `<task queue>-tools` for workers' task tools (shell, files),
- * so long tool runs never take the slots that conversations need, and can be scaled apart.
+ * configured task queue; a second (unless a tools service runs them elsewhere) polls
+ * `<task queue>-tools` for workers' task tools (shell, files), so long tool runs never take the slots
+ * that conversations need, and can be scaled apart.
  */
 export class SpacebotWorker {
   private running?: Promise<void>;
 
   constructor(
     readonly main: Worker,
-    readonly tools: Worker,
+    readonly tools?: Worker,
   ) {}
+
+  private get workers(): Worker[] {
+    return this.tools ? [this.main, this.tools] : [this.main];
+  }
 
   /** Runs both until shutdown; either one failing stops the other. */
   run(): Promise<void> {
     this.running ??= (async () => {
-      const runs = [this.main.run(), this.tools.run()];
+      const runs = this.workers.map((w) => w.run());
       try {
         await Promise.race(runs);
       } finally {
@@ -53,7 +63,7 @@ export class SpacebotWorker {
   }
 
   shutdown(): void {
-    for (const w of [this.main, this.tools]) if (w.getState() === 'RUNNING') w.shutdown();
+    for (const w of this.workers) if (w.getState() === 'RUNNING') w.shutdown();
   }
 
   getState(): ReturnType<Worker['getState']> {
@@ -70,6 +80,14 @@ export async function createSpacebotWorker(options: WorkerOptions): Promise<Spac
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: workflowsPath() }),
     activities,
   });
-  const tools = await Worker.create({ ...common, taskQueue: toolsTaskQueueFor(options.taskQueue), activities: { runTool: activities.runTool } });
+  if (options.pollTools === false) return new SpacebotWorker(main);
+  // runTool stays on the tools queue for workers whose histories predate runWorkspaceTool.
+  const tools = await createToolsWorker({
+    ...common,
+    taskQueue: options.taskQueue,
+    config: options.deps.config,
+    logger: options.deps.logger,
+    extraActivities: { runTool: activities.runTool },
+  });
   return new SpacebotWorker(main, tools);
 }
