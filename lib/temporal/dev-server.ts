@@ -1,13 +1,18 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Connection } from '@temporalio/client';
 import type { Logger } from '../logger.js';
+import { reapStaleDevServer, recordFor, removeRecord, writeRecord } from './dev-server-record.js';
 import { cliSearchAttributeFlags } from './search-attributes.js';
+import { isSupervisorMessage } from './supervisor-messages.js';
 
 export interface DevServerOptions {
   /** The temporal CLI binary (see findTemporalCli). */
@@ -32,7 +37,7 @@ export interface DevServer {
   address: string;
   uiUrl: string;
   namespace: string;
-  /** OS pid of the server process. */
+  /** OS pid of the server process (the temporal CLI, not its supervisor). */
   pid: number;
   /** SIGTERM, then SIGKILL after 10 s; resolves once the process is gone. Safe to call twice. */
   stop(): Promise<void>;
@@ -51,7 +56,10 @@ interface ExitInfo {
 type Phase = 'starting' | 'running' | 'stopping';
 
 interface ServerProcess {
+  /** The supervisor (dev-server-supervisor.ts): leader of a process group holding it and the server. */
   child: ChildProcess;
+  /** Resolves with the server's pid once the supervisor started it; undefined if it never ran. */
+  spawned: Promise<number | undefined>;
   /** Resolves once the process is gone and its output is fully read; never rejects. */
   exited: Promise<ExitInfo>;
   stderrTail: string[];
@@ -63,6 +71,8 @@ const STOP_GRACE_MS = 10_000;
 const STDERR_TAIL_LINES = 20;
 const POLL_INTERVAL_MS = 100;
 const PROBE_TIMEOUT_MS = 1_000;
+/** node + tsx starting on a loaded machine; the supervisor itself does nothing slow. */
+const SUPERVISOR_START_TIMEOUT_MS = 30_000;
 
 /**
  * Runs `temporal server start-dev` as a child process with a persistent SQLite store and the Spacebot
@@ -74,12 +84,15 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   const log = opts.logger.child({ component: 'temporal-dev-server' });
   const target = frontendTarget(settings);
   await mkdir(settings.dataDir, { recursive: true });
+  // A server orphaned by an earlier run would hold the ports and temporal.db: reap it first.
+  await reapStaleDevServer(settings.dataDir, dbFile(settings), log);
   await assertPortFree(settings, target);
 
   const startedAt = performance.now();
   const proc = spawnServer(settings, log);
+  let pid: number | undefined;
   try {
-    await waitUntilReady(proc, settings, target);
+    pid = await waitUntilReady(proc, settings, target);
   } catch (err) {
     await proc.stop();
     throw err;
@@ -88,7 +101,12 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   const { address } = target;
   const uiUrl = `http://${bracketed(target.host)}:${settings.uiPort}`;
   log.info({ address, uiUrl, startMs: Math.round(performance.now() - startedAt) }, 'temporal dev server ready');
-  return { address, uiUrl, namespace: settings.namespace, pid: proc.child.pid ?? -1, stop: () => proc.stop() };
+  return { address, uiUrl, namespace: settings.namespace, pid: pid ?? -1, stop: () => proc.stop() };
+}
+
+/** Absolute, so the command line the reaper checks names the same file whatever the next start's cwd. */
+function dbFile(s: Settings): string {
+  return path.resolve(s.dataDir, 'temporal.db');
 }
 
 function withDefaults(opts: DevServerOptions): Settings {
@@ -125,7 +143,7 @@ function serverArgs(s: Settings): string[] {
     'server',
     'start-dev',
     '--db-filename',
-    path.join(s.dataDir, 'temporal.db'),
+    dbFile(s),
     '--ip',
     s.ip,
     '--port',
@@ -147,19 +165,56 @@ function serverArgs(s: Settings): string[] {
   ];
 }
 
+/**
+ * The supervisor script: the .ts source through tsx under tsx and jest, the compiled .js under dist/.
+ * The loader is resolved to a file URL so that it loads whatever the working directory.
+ */
+function supervisorCommand(): string[] {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const source = path.join(here, 'dev-server-supervisor.ts');
+  if (!existsSync(source)) return [path.join(here, 'dev-server-supervisor.js')];
+  return ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href, source];
+}
+
+/**
+ * Starts the server through its supervisor, which kills it when this process dies however it dies
+ * (dev-server-supervisor.ts says why). `detached` puts both in a process group of their own: Ctrl-C
+ * in a terminal reaches only us, and we stop the server in order; SIGKILL reaches both at once.
+ */
 function spawnServer(settings: Settings, log: Logger): ServerProcess {
-  const child = spawn(settings.cliPath, serverArgs(settings), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...supervisorCommand(), settings.cliPath, ...serverArgs(settings)], {
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    detached: true,
+  });
+  let spawnError: Error | undefined;
+  const spawned = new Promise<number | undefined>((resolve) => {
+    child.on('message', (message) => {
+      if (!isSupervisorMessage(message)) return;
+      if (message.type === 'spawn-error') {
+        spawnError = new Error(message.message);
+        resolve(undefined);
+        return;
+      }
+      resolve(message.pid);
+      void recordServer(settings, message.pid, log);
+    });
+    child.once('exit', () => resolve(undefined));
+  });
   const exited = new Promise<ExitInfo>((resolve) => {
-    child.once('close', (code, signal) => resolve({ code, signal }));
-    // Without a pid the binary never ran and 'close' may not follow; other 'error's are failed kills.
+    child.once('close', (code, signal) => resolve({ code, signal, ...(spawnError ? { error: spawnError } : {}) }));
+    // Without a pid node itself never ran and 'close' may not follow; other 'error's are failed kills.
     child.on('error', (error) => {
       if (child.pid === undefined) resolve({ code: null, signal: null, error });
       else log.warn({ err: error }, 'signalling the temporal dev server failed');
     });
   });
+  // Whatever ended the supervisor, nothing of its group may outlive it.
+  child.once('exit', () => killGroup(child));
+  void Promise.all([spawned, exited]).then(([pid]) => (pid === undefined ? undefined : removeRecord(settings.dataDir, pid).catch(() => undefined)));
   let stopping: Promise<void> | undefined;
   const proc: ServerProcess = {
     child,
+    spawned,
     exited,
     stderrTail: [],
     phase: 'starting',
@@ -168,6 +223,25 @@ function spawnServer(settings: Settings, log: Logger): ServerProcess {
   pipeOutput(proc, log);
   killOnParentExit(proc);
   return proc;
+}
+
+/** Notes the server under the data directory, so the next start can reap it if it is ever orphaned. */
+async function recordServer(settings: Settings, pid: number, log: Logger): Promise<void> {
+  const record = recordFor(pid, dbFile(settings));
+  if (!record) return;
+  await writeRecord(settings.dataDir, record).catch((err: unknown) => {
+    log.warn({ err }, 'could not record the temporal dev server under the data directory; a stale one will not be reaped');
+  });
+}
+
+/** SIGKILL to the supervisor's process group; a group that is already gone is fine. */
+function killGroup(child: ChildProcess): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // ESRCH: nothing left in the group.
+  }
 }
 
 /** Banner lines from stdout go to info; stderr carries the server's JSON log and any crash output. */
@@ -234,12 +308,11 @@ function parseJsonRecord(line: string): Record<string, unknown> | undefined {
 /**
  * An orphaned server would keep the ports and the SQLite file locked. 'exit' handlers must be
  * synchronous, so there is no time for a graceful stop: SIGKILL is safe because SQLite commits are
- * atomic. Signals that kill the parent without 'exit' (uncaught SIGTERM) are the entrypoint's job:
- * it should handle them and call stop(); Ctrl-C reaches the child anyway via the process group.
+ * atomic. Deaths without 'exit' (SIGKILL, an unhandled signal) are the supervisor's to notice.
  */
 function killOnParentExit(proc: ServerProcess): void {
   const kill = (): void => {
-    if (isRunning(proc.child)) proc.child.kill('SIGKILL');
+    if (isRunning(proc.child)) killGroup(proc.child);
   };
   process.on('exit', kill);
   void proc.exited.then(() => process.off('exit', kill));
@@ -252,10 +325,11 @@ function isRunning(child: ChildProcess): boolean {
 async function terminate(proc: ServerProcess, log: Logger): Promise<void> {
   proc.phase = 'stopping';
   if (isRunning(proc.child)) {
+    // The supervisor hands SIGTERM on to the server and exits the way the server does.
     proc.child.kill('SIGTERM');
     if (!(await exitsWithin(proc.exited, STOP_GRACE_MS))) {
       log.warn({ graceMs: STOP_GRACE_MS }, 'temporal dev server ignored SIGTERM; sending SIGKILL');
-      proc.child.kill('SIGKILL');
+      killGroup(proc.child);
     }
   }
   await proc.exited;
@@ -271,26 +345,41 @@ function exitsWithin(exited: Promise<ExitInfo>, ms: number): Promise<boolean> {
   });
 }
 
-/** Resolves when the frontend answers; rejects if the child exits first or the deadline passes. */
-async function waitUntilReady(proc: ServerProcess, settings: Settings, target: FrontendTarget): Promise<void> {
+/**
+ * Resolves with the server's pid when the frontend answers; rejects if the process exits first or
+ * the deadline passes. readyTimeoutMs counts from the server's spawn: the supervisor's own start
+ * (node, and tsx in development) is not the server's to answer for.
+ */
+async function waitUntilReady(proc: ServerProcess, settings: Settings, target: FrontendTarget): Promise<number | undefined> {
   const abort = new AbortController();
   const exitedEarly = proc.exited.then(async (exit) => {
     throw await earlyExitError(exit, proc.stderrTail, settings, target.address);
   });
   // Once readiness wins the race, a later exit (e.g. stop()) must not surface as an unhandled rejection.
   exitedEarly.catch(() => undefined);
-  const polled = pollUntilAnswering(target, settings.readyTimeoutMs, abort.signal);
   try {
-    const ready = await Promise.race([polled, exitedEarly]);
+    const pid = await Promise.race([supervisorStarted(proc, abort.signal), exitedEarly]);
+    const ready = await Promise.race([pollUntilAnswering(target, settings.readyTimeoutMs, abort.signal), exitedEarly]);
     if (!ready) {
       throw new Error(
         `temporal dev server did not answer on ${target.address} within ${settings.readyTimeoutMs} ms.` +
           outputTail(proc.stderrTail),
       );
     }
+    return pid;
   } finally {
     abort.abort();
   }
+}
+
+/** The server's pid once the supervisor spawned it; a supervisor that never gets that far is an error. */
+async function supervisorStarted(proc: ServerProcess, signal: AbortSignal): Promise<number | undefined> {
+  const timedOut = sleep(SUPERVISOR_START_TIMEOUT_MS, 'timeout' as const, { signal }).catch(() => undefined);
+  const pid = await Promise.race([proc.spawned, timedOut]);
+  if (pid === 'timeout') {
+    throw new Error(`the temporal dev server's supervisor did not start it within ${SUPERVISOR_START_TIMEOUT_MS} ms.${outputTail(proc.stderrTail)}`);
+  }
+  return pid;
 }
 
 async function pollUntilAnswering(target: FrontendTarget, timeoutMs: number, signal: AbortSignal): Promise<boolean> {
