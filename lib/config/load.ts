@@ -179,6 +179,7 @@ function resolveConfig(cfg: ConfigFile, env: NodeJS.ProcessEnv, cwd: string, fil
       taskQueue: env.SPACEBOT_TASK_QUEUE || cfg.temporal?.task_queue || 'spacebot',
       devServerPort: intFromEnv(env, 'SPACEBOT_TEMPORAL_PORT') ?? cfg.temporal?.dev_server_port ?? 7233,
       devUiPort: intFromEnv(env, 'SPACEBOT_TEMPORAL_UI_PORT') ?? cfg.temporal?.dev_ui_port ?? 8233,
+      encryptHistory: cfg.temporal?.encrypt_history ?? false,
     },
     database: { url: env.DATABASE_URL || cfg.database?.url || undefined, poolSize: cfg.database?.pool_size ?? 10 },
     heartbeats: resolveHeartbeats(cfg.heartbeats, cfg.heartbeat_defaults, agents.map((a) => a.id), (message) => {

@@ -117,6 +117,8 @@ export const configFileSchema = z
         /** Ports of the embedded dev server (used only without an address). */
         dev_server_port: z.number().int().min(1).max(65_535).optional(),
         dev_ui_port: z.number().int().min(1).max(65_535).optional(),
+        /** Encrypt payloads (user text, tool output) in Temporal history with the master key (docs/security.md#history-at-rest). */
+        encrypt_history: z.boolean().optional(),
       })
       .strict()
       .optional(),

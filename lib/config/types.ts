@@ -148,7 +148,8 @@ export interface SpacebotConfig {
   source?: string;
   dataDir: string;
   server: { port: number; host: string; bodyLimitBytes: number; apiToken?: string; temporalUiUrl?: string };
-  temporal: { address?: string; namespace: string; taskQueue: string; devServerPort: number; devUiPort: number };
+  /** `encryptHistory`: payloads in Temporal history are AES-GCM encrypted (lib/temporal/payload-codec.ts). */
+  temporal: { address?: string; namespace: string; taskQueue: string; devServerPort: number; devUiPort: number; encryptHistory: boolean };
   database: { url?: string; poolSize: number };
   /** `[[heartbeats]]` and `[heartbeat_defaults]`: see docs/heartbeats.md. */
   heartbeats: HeartbeatsConfig;
