@@ -5,6 +5,7 @@ import { attemptDelivery } from './delivery-attempt.js';
 import { putEntry } from '../lib/channel/context-store.js';
 import { publishDone } from '../lib/streaming/done.js';
 import { sendOrFinalize } from '../lib/streaming/finalize.js';
+import { leakGuardOf } from '../lib/security/leak-guard.js';
 
 /**
  * Delivers one reply exactly once per delivery key. The transcript row and the delivery row are
@@ -12,8 +13,14 @@ import { sendOrFinalize } from '../lib/streaming/finalize.js';
  * delivered is never posted again, so a retried activity (or a replayed workflow) cannot double-post.
  */
 export function makeDeliverReply(deps: ActivityDeps) {
-  return async function deliverReply(input: DeliverReplyInput): Promise<ReplyRecord> {
-    const deliveryKey = `${input.channelId}:${input.turnSeq}:${input.step}:${input.key}`;
+  return async function deliverReply(raw: DeliverReplyInput): Promise<ReplyRecord> {
+    const deliveryKey = `${raw.channelId}:${raw.turnSeq}:${raw.step}:${raw.key}`;
+    // Whatever the model wrote, a secret in it is redacted before the reply is stored, posted or
+    // returned to the workflow; the event is logged (kinds only, never the value).
+    const guard = leakGuardOf(deps);
+    const { text, kinds } = guard.redact(raw.text);
+    if (kinds.length) deps.logger.warn({ channelId: raw.channelId, platform: raw.platform, deliveryKey, kinds }, 'an outbound reply held secrets; delivered redacted');
+    const input = kinds.length ? { ...raw, text } : raw;
     const agent = deps.config.agents.find((a) => a.id === input.agentId);
     const delivery = await deps.db.transaction().execute(async (tx) => {
       const existing = await tx.selectFrom('deliveries').selectAll().where('key', '=', deliveryKey).executeTakeFirst();
@@ -54,6 +61,7 @@ export function makeDeliverReply(deps: ActivityDeps) {
     await attemptDelivery(deps.db, delivery, () =>
       // A streamed reply already has a draft on the platform: it is edited into this text, not posted again.
       sendOrFinalize(deps.db, adapter, { deliveryKey, conversationId: input.conversationId, text: input.text, replyTo: input.replyTo }),
+      (message) => guard.redact(message).text,
     );
     return reply;
   };

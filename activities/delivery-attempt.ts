@@ -12,6 +12,8 @@ export async function attemptDelivery(
   db: Kysely<Database>,
   delivery: { key: string; attempts: number },
   post: () => Promise<{ platformMessageId: string }>,
+  /** The leak guard's redaction: a platform error can quote the request (a token in a URL). */
+  redact: (text: string) => string = (text) => text,
 ): Promise<void> {
   try {
     const sent = await post();
@@ -23,7 +25,7 @@ export async function attemptDelivery(
   } catch (err) {
     await db
       .updateTable('deliveries')
-      .set({ attempts: delivery.attempts + 1, last_error: (err as Error).message.slice(0, 1000) })
+      .set({ attempts: delivery.attempts + 1, last_error: redact((err as Error).message).slice(0, 1000) })
       .where('key', '=', delivery.key)
       .execute();
     throw toDeliveryFailure(err);

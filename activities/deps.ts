@@ -8,6 +8,7 @@ import type { ProviderRegistry } from '../lib/llm/registry.js';
 import type { Logger } from '../lib/logger.js';
 import type { Embedder } from '../lib/memory/embedder.js';
 import type { StreamBus } from '../lib/streaming/bus.js';
+import type { LeakGuard } from '../lib/security/leak-guard.js';
 
 /** Everything activities touch outside their arguments, injected so tests can provide their own. */
 export interface ActivityDeps {
@@ -24,4 +25,9 @@ export interface ActivityDeps {
   embedder?: Embedder | null;
   /** Carries streamed answers to the webhook's SSE clients (lib/streaming/bus.ts); absent: webhook calls do not stream. */
   streams?: StreamBus;
+  /**
+   * Redacts secrets from tool output, replies, drafts and timelines (lib/security/leak-guard.ts);
+   * absent: `leakGuardOf(deps)` builds one from the config and the process environment.
+   */
+  leakGuard?: LeakGuard;
 }

@@ -9,6 +9,7 @@ import { isMemoryTool, memoryToolKey, runMemoryTool } from '../lib/tools/memory-
 import { toolsFor } from '../lib/tools/process-tools.js';
 import { describeInvalidInput } from '../lib/tools/tool.js';
 import { capOutput } from '../lib/tools/workspace/output-cap.js';
+import { leakGuardOf } from '../lib/security/leak-guard.js';
 
 /** Tools the workflows carry out themselves; reaching the activity with valid arguments means "not here". */
 const WORKFLOW_TOOLS = new Set(['branch', 'spawn_worker', 'route', 'cancel', 'set_status']);
@@ -21,7 +22,9 @@ const WORKFLOW_TOOLS = new Set(['branch', 'spawn_worker', 'route', 'cancel', 'se
  */
 export function makeRunTool(deps: ActivityDeps) {
   return async function runTool(input: RunToolInput): Promise<ToolOutcome> {
-    const outcome = await execute(input);
+    // Redacted before it is stored (the context the model reads) and returned (the workflow history):
+    // a key a shell command printed or a file held never reaches a model, a row or a timeline.
+    const outcome = redactOutcome(await execute(input), input.call.name);
     await putEntry(deps.db, { channelId: input.channelId, turnSeq: input.turnSeq, step: input.step, idx: 1 + input.idx }, 'tool', {
       type: 'tool_result',
       toolCallId: input.call.id,
@@ -30,6 +33,13 @@ export function makeRunTool(deps: ActivityDeps) {
     });
     return outcome;
   };
+
+  function redactOutcome(outcome: ToolOutcome, tool: string): ToolOutcome {
+    const { text, kinds } = leakGuardOf(deps).redact(outcome.content);
+    if (!kinds.length) return outcome;
+    deps.logger.warn({ tool, kinds }, 'secrets redacted from a tool result');
+    return { ...outcome, content: text };
+  }
 
   async function execute(input: RunToolInput): Promise<ToolOutcome> {
     const agent = findAgent(deps.config, input.agentId);

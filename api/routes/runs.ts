@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { listRuns } from '../../lib/runs/list.js';
 import { parseRunStatus, RUN_STATUSES } from '../../lib/runs/query.js';
 import { getRunDetail } from '../../lib/runs/run-detail.js';
+import { leakGuardOf } from '../../lib/security/leak-guard.js';
 import { EXTERNAL_ID_PATTERN, EXTERNAL_ID_RULE } from '../../workflows/channel-contract.js';
 import { replayRunInChildProcess } from '../../lib/replay/replay-process.js';
 import { WorkflowNotFoundError } from '@temporalio/client';
@@ -52,7 +53,7 @@ export function registerRunRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const query = detailQuerySchema.safeParse(request.query ?? {});
     if (!query.success) return sendValidationError(reply, 'query', query.error);
     const { workflowId } = params.data;
-    const detail = await getRunDetail(ctx.temporal, workflowId, query.data.runId, ui());
+    const detail = await getRunDetail(ctx.temporal, workflowId, query.data.runId, ui(), leakGuardOf(ctx));
     if (!detail) {
       const what = query.data.runId ? `run ${query.data.runId} of workflow "${workflowId}"` : `workflow "${workflowId}"`;
       return sendError(reply, 404, 'not_found', `no ${what}`, query.data.runId ? 'runId' : 'workflowId');

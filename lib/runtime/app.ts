@@ -9,6 +9,8 @@ import type { SpacebotConfig } from '../config/types.js';
 import { ProviderRegistry } from '../llm/registry.js';
 import type { Logger } from '../logger.js';
 import { resolveApiToken } from './api-token.js';
+import { leakGuardOf } from '../security/leak-guard.js';
+import { setLogLeakGuard } from '../logger.js';
 import { openDatabase } from './database-runtime.js';
 import { openStreamBus } from '../streaming/open-bus.js';
 import { openTemporal } from './temporal-runtime.js';
@@ -48,6 +50,10 @@ export async function startSpacebot(config: SpacebotConfig, logger: Logger, role
     for (const stop of stops.reverse()) await stop().catch((err: unknown) => logger.error({ err }, 'error while stopping'));
   };
   try {
+    // One leak guard for the process: tool output, replies, drafts, timelines and every log line
+    // (lib/security/leak-guard.ts).
+    const leakGuard = leakGuardOf({ config });
+    setLogLeakGuard(leakGuard);
     const database = await openDatabase(config, logger);
     stops.push(() => database.close());
     // Streamed answers: published by this process's worker, served by its API (or another process's, via Postgres).
@@ -88,6 +94,7 @@ export async function startSpacebot(config: SpacebotConfig, logger: Logger, role
         temporal: temporal.client,
         embedder,
         streams,
+        leakGuard,
       };
       worker = await createSpacebotWorker({ connection: await temporal.nativeConnection(), namespace: temporal.namespace, taskQueue: config.temporal.taskQueue, deps, pollTools: roles.tools ?? true });
       const running = worker.run();
@@ -118,6 +125,8 @@ export async function startSpacebot(config: SpacebotConfig, logger: Logger, role
     let apiUrl: string | undefined;
     if (roles.api) {
       const { token, generatedFile } = resolveApiToken(config.server.apiToken, config.dataDir);
+      // A token generated into the data dir is in no config: the guard learns it here.
+      leakGuard.addSecret('API token', token);
       const app: FastifyInstance = buildApi({
         config,
         db: database.db,

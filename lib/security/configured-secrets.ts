@@ -18,7 +18,7 @@ export function configuredSecrets(config: SpacebotConfig, env: NodeJS.ProcessEnv
   const add = (name: string, value: unknown): void => {
     if (typeof value === 'string' && value) found.push({ name, value });
   };
-  for (const [name, value] of Object.entries(env)) if (SECRET_ENV_NAME.test(name)) add(name, value);
+  found.push(...environmentSecrets(env));
 
   // The whole resolved config, walked: a new secret-bearing key is covered without touching this file.
   const walk = (value: unknown, path: string[], depth: number): void => {
@@ -33,7 +33,15 @@ export function configuredSecrets(config: SpacebotConfig, env: NodeJS.ProcessEnv
     }
   };
   walk(config, [], 0);
-  add('DATABASE_URL password', urlPassword(env.DATABASE_URL));
+  return found;
+}
+
+/** The environment's secret variables alone, judged by name (for the logger before the config is read). */
+export function environmentSecrets(env: NodeJS.ProcessEnv = process.env): { name: string; value: string }[] {
+  const found: { name: string; value: string }[] = [];
+  for (const [name, value] of Object.entries(env)) if (value && SECRET_ENV_NAME.test(name)) found.push({ name, value });
+  const password = urlPassword(env.DATABASE_URL);
+  if (password) found.push({ name: 'DATABASE_URL password', value: password });
   return found;
 }
 

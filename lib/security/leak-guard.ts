@@ -202,6 +202,19 @@ export function leakGuardFor(config: SpacebotConfig, env: NodeJS.ProcessEnv = pr
   return new LeakGuard(configuredSecrets(config, env));
 }
 
+const guardsByConfig = new WeakMap<SpacebotConfig, LeakGuard>();
+
+/**
+ * The guard of `deps` when it carries one, else one built from its config (and the process
+ * environment) once per config object: call sites without an injected guard stay one line.
+ */
+export function leakGuardOf(deps: { config: SpacebotConfig; leakGuard?: LeakGuard }): LeakGuard {
+  if (deps.leakGuard) return deps.leakGuard;
+  let guard = guardsByConfig.get(deps.config);
+  if (!guard) guardsByConfig.set(deps.config, (guard = leakGuardFor(deps.config)));
+  return guard;
+}
+
 /** Redacts every string inside a JSON-like value (run timelines, log objects); other values pass through. */
 export function redactDeep<T>(guard: LeakGuard, value: T, found?: LeakKind[]): T {
   const walk = (v: unknown, depth: number): unknown => {
@@ -212,8 +225,11 @@ export function redactDeep<T>(guard: LeakGuard, value: T, found?: LeakKind[]): T
     }
     if (depth > 20 || v === null || typeof v !== 'object') return v;
     if (Array.isArray(v)) return v.map((item) => walk(item, depth + 1));
-    if (v instanceof Date || Buffer.isBuffer(v)) return v;
-    return Object.fromEntries(Object.entries(v).map(([k, item]) => [k, walk(item, depth + 1)]));
+    if (v instanceof Date || Buffer.isBuffer(v) || ArrayBuffer.isView(v)) return v;
+    // Errors keep their prototype (and so their type's name); other objects become plain copies.
+    const copy = (v instanceof Error ? Object.create(Object.getPrototypeOf(v) as object) : {}) as Record<string, unknown>;
+    for (const [k, item] of Object.entries(v)) copy[k] = walk(item, depth + 1);
+    return copy;
   };
   return walk(value, 0) as T;
 }

@@ -8,6 +8,8 @@ import type { Logger } from '../logger.js';
 import type { StreamBus } from './bus.js';
 import { DeltaRouter, deliveredKeys } from './delivery-deltas.js';
 import { ReplyStream, canEdit } from './reply-stream.js';
+import { leakGuardOf, type LeakGuard } from '../security/leak-guard.js';
+import { RedactingRouter } from './redacting-router.js';
 
 /** What a channel's model call needs to stream: where the answer goes. */
 export interface CallStreamTarget {
@@ -28,6 +30,8 @@ export interface CallStreamDeps {
   outbound: OutboundAdapters;
   logger: Logger;
   streams?: StreamBus;
+  /** Redacts secrets from what is streamed; absent: built from the config (lib/security/leak-guard.ts). */
+  leakGuard?: LeakGuard;
 }
 
 /**
@@ -52,7 +56,11 @@ export async function openCallStream(deps: CallStreamDeps, target: CallStreamTar
   if (agent?.streaming === false) return undefined;
   if ((target.process ?? 'channel') !== 'channel' || !target.platform || !target.conversationId) return undefined;
   const where = { channelId: target.channelId, turn: target.turnSeq, step: target.step };
-  const router = new DeltaRouter();
+  // Every streamed piece passes the leak guard per delivery key, with the tail that could still be
+  // the start of a secret held back, so a key split across deltas is never shown in part.
+  const router = new RedactingRouter(new DeltaRouter(), leakGuardOf(deps), (kinds) =>
+    deps.logger.warn({ channelId: target.channelId, platform: target.platform, kinds }, 'a streamed reply held secrets; shown redacted'),
+  );
 
   if (target.platform === WEBHOOK_PLATFORM) {
     const bus = deps.streams;
@@ -67,7 +75,9 @@ export async function openCallStream(deps: CallStreamDeps, target: CallStreamTar
         router.reset();
         bus.publish({ type: 'reset', ...where, reason });
       },
-      async finish() {},
+      async finish() {
+        for (const keyed of router.flush()) bus.publish({ type: 'delta', ...where, ...keyed });
+      },
     };
   }
 
@@ -85,6 +95,9 @@ export async function openCallStream(deps: CallStreamDeps, target: CallStreamTar
       router.reset();
       replies.reset();
     },
-    finish: (result) => replies.finish(deliveredKeys(result)),
+    finish: (result) => {
+      for (const keyed of router.flush()) replies.push(keyed.key, keyed.text);
+      return replies.finish(deliveredKeys(result));
+    },
   };
 }

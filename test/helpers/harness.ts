@@ -12,7 +12,8 @@ import { ChannelClient } from '../../lib/channel/channel-client.js';
 import { loadConfig } from '../../lib/config/load.js';
 import type { SpacebotConfig } from '../../lib/config/types.js';
 import { ProviderRegistry } from '../../lib/llm/registry.js';
-import { createLogger } from '../../lib/logger.js';
+import { createLogger, type Logger } from '../../lib/logger.js';
+import { leakGuardOf } from '../../lib/security/leak-guard.js';
 import { openDatabase, type DatabaseRuntime } from '../../lib/runtime/database-runtime.js';
 import { createSpacebotWorker } from '../../lib/runtime/worker.js';
 import { startFakeLlm, type FakeLlm } from '../fake-llm/server.js';
@@ -37,6 +38,8 @@ export interface HarnessOptions {
   gateway?: { env?: NodeJS.ProcessEnv; retry?: RetryPolicy };
   /** More outbound adapters for the worker (test doubles of platforms). */
   outbound?: OutboundAdapter[];
+  /** The logger of the API and the worker (default: silent unless LOG_LEVEL), e.g. to read what was logged. */
+  logger?: Logger;
 }
 
 export interface Harness {
@@ -87,7 +90,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       DATABASE_URL: process.env.TEST_DATABASE_URL,
     },
   });
-  const logger = createLogger('spacebot-test', process.env.LOG_LEVEL ?? 'silent');
+  const logger = options.logger ?? createLogger('spacebot-test', process.env.LOG_LEVEL ?? 'silent');
   const database = await openDatabase(config, logger);
   // Shared by the worker (publishes streamed answers) and the API (serves them over SSE).
   const streams = openStreamBus(database, logger);
@@ -111,7 +114,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     baseUrl,
     ...(gateway ? { gateway } : {}),
     async startWorker() {
-      const deps = { config, db: database.db, providers: new ProviderRegistry(config.providers), outbound: new OutboundAdapters([new WebhookOutbound(), ...(gateway?.outbound() ?? []), ...(options.outbound ?? [])]), logger, temporal: env.client, streams };
+      const deps = { config, db: database.db, providers: new ProviderRegistry(config.providers), outbound: new OutboundAdapters([new WebhookOutbound(), ...(gateway?.outbound() ?? []), ...(options.outbound ?? [])]), logger, temporal: env.client, streams, leakGuard: leakGuardOf({ config }) };
       const worker = await createSpacebotWorker({
         connection: env.nativeConnection,
         namespace: env.namespace ?? 'default',
