@@ -8,6 +8,7 @@ import { resolveBudgets, resolvePricing } from '../costs/config.js';
 import { resolveGatewayConfig } from '../gateway/config.js';
 import { resolveCortex } from '../cortex/config.js';
 import { resolveMemory } from '../memory/embedders/config.js';
+import { resolveSandboxSettings } from '../sandbox/config.js';
 import {
   NATIVE_PROVIDER_IDS,
   PROCESS_TYPES,
@@ -201,7 +202,7 @@ function resolveConfig(cfg: ConfigFile, env: NodeJS.ProcessEnv, cwd: string, fil
     cortex: resolveCortex(cfg.cortex),
     memory: resolveMemory(cfg.memory, { env, cwd, dataDir, openaiBaseUrl: providers.openai.baseUrl }),
     tools: {
-      sandbox: cfg.tools?.sandbox ?? 'none',
+      ...resolveSandboxSettings(cfg.tools),
       shellTimeoutSeconds: cfg.tools?.shell_timeout_seconds ?? 60,
       maxOutputBytes: cfg.tools?.max_output_bytes ?? 51_200,
     },

@@ -5,6 +5,7 @@ import { budgetsSchema, pricingSchema } from '../costs/config.js';
 import { adaptersSchema, bindingSchema, gatewaySchema } from '../gateway/config.js';
 import { cortexSchema } from '../cortex/config.js';
 import { memorySchema } from '../memory/embedders/config.js';
+import { sandboxSchemaFields } from '../sandbox/config.js';
 
 /**
  * The shape of `spacebot.toml`. Every object is strict so a misspelt key stops start-up with its
@@ -159,7 +160,8 @@ export const configFileSchema = z
     /** `[tools]`: how workers' task tools run (lib/tools/workspace/). */
     tools: z
       .object({
-        sandbox: z.enum(['none', 'bwrap']).optional(),
+        /** sandbox, allow_unsandboxed_root, network: lib/sandbox/config.ts, docs/security.md. */
+        ...sandboxSchemaFields,
         shell_timeout_seconds: z.number().int().min(1).max(1800).optional(),
         max_output_bytes: z.number().int().min(1024).max(1_048_576).optional(),
       })

@@ -4,6 +4,7 @@ import type { HeartbeatsConfig } from '../heartbeats/config.js';
 import type { AdapterInstanceConfig, BindingConfig, GatewayConfig } from '../gateway/config.js';
 import type { CortexConfig } from '../cortex/config.js';
 import type { MemoryConfig } from '../memory/embedders/config.js';
+import type { SandboxSettings } from '../sandbox/config.js';
 /** The resolved, validated configuration the rest of the code reads (camelCase, defaults applied). */
 
 /** Providers with their own SDK. */
@@ -134,9 +135,8 @@ export interface ModelSettings {
   contextWindow?: number;
 }
 
-export interface ToolsConfig {
-  /** `bwrap` runs shell commands in bubblewrap (workspace read-write, system read-only). */
-  sandbox: 'none' | 'bwrap';
+/** `sandbox` (default `bwrap`), `allowUnsandboxedRoot`, `network`: lib/sandbox/config.ts. */
+export interface ToolsConfig extends SandboxSettings {
   /** Default timeout of a shell command the model starts without one. */
   shellTimeoutSeconds: number;
   /** Tool output beyond this many bytes is cut, with a note saying how much. */

@@ -15,13 +15,15 @@ function load(toml: string) {
 }
 
 describe('[tools] config', () => {
-  it('defaults to no sandbox, a 60 s shell timeout and a 50 KB output cap', () => {
-    expect(load('').tools).toEqual({ sandbox: 'none', shellTimeoutSeconds: 60, maxOutputBytes: 51_200 });
+  it('defaults to the bwrap sandbox without network, a 60 s shell timeout and a 50 KB output cap', () => {
+    expect(load('').tools).toEqual({ sandbox: 'bwrap', allowUnsandboxedRoot: false, network: 'none', shellTimeoutSeconds: 60, maxOutputBytes: 51_200 });
   });
 
   it('reads the section', () => {
-    expect(load('[tools]\nsandbox = "bwrap"\nshell_timeout_seconds = 300\nmax_output_bytes = 20000\n').tools).toEqual({
-      sandbox: 'bwrap',
+    expect(load('[tools]\nsandbox = "none"\nallow_unsandboxed_root = true\nnetwork = "guarded"\nshell_timeout_seconds = 300\nmax_output_bytes = 20000\n').tools).toEqual({
+      sandbox: 'none',
+      allowUnsandboxedRoot: true,
+      network: 'guarded',
       shellTimeoutSeconds: 300,
       maxOutputBytes: 20_000,
     });
@@ -32,5 +34,7 @@ describe('[tools] config', () => {
     expect(() => load('[tools]\nsandbox = "docker"\n')).toThrow(/"tools\.sandbox"/);
     expect(() => load('[tools]\nshell_timeout_seconds = 4000\n')).toThrow(/"tools\.shell_timeout_seconds"/);
     expect(() => load('[tools]\nsandbx = "bwrap"\n')).toThrow(/unknown key "tools\.sandbx"/);
+    expect(() => load('[tools]\nnetwork = "host"\n')).toThrow(/"tools\.network"/);
+    expect(() => load('[tools]\nallow_unsandboxed_root = "yes"\n')).toThrow(/"tools\.allow_unsandboxed_root"/);
   });
 });

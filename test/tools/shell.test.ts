@@ -1,6 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { findBwrap, formatShellResult, makeShellTool, runShellCommand, SandboxUnavailableError } from '../../lib/tools/workspace/shell.js';
+import { findBwrap, probeSandbox } from '../../lib/sandbox/probe.js';
+import { formatShellResult, makeShellTool, runShellCommand } from '../../lib/tools/workspace/shell.js';
 import { callTool, context, scratch, type Scratch } from './helpers.js';
 
 let s: Scratch;
@@ -24,6 +26,11 @@ function isRunning(pid: number): boolean {
 }
 
 const shell = makeShellTool();
+/**
+ * The process-group mechanics are those of the host (`[tools] sandbox = "none"`): pids echoed from
+ * inside the sandbox are those of its own PID namespace.
+ */
+const host = { sandbox: 'none' as const };
 
 describe('shell', () => {
   it('runs in the workspace with a minimal environment and reports the exit code and duration', async () => {
@@ -46,7 +53,7 @@ describe('shell', () => {
   });
 
   it('kills the whole process group at the timeout, grandchildren included', async () => {
-    const result = await runShellCommand({ command: 'sleep 60 & echo "bg=$!"; sleep 60; wait', workspace: s.workspace, timeoutMs: 1000 });
+    const result = await runShellCommand({ command: 'sleep 60 & echo "bg=$!"; sleep 60; wait', workspace: s.workspace, timeoutMs: 1000, ...host });
     expect(result.outcome).toBe('timed_out');
     const pid = Number(/bg=(\d+)/.exec(result.output)?.[1]);
     expect(pid).toBeGreaterThan(0);
@@ -59,7 +66,7 @@ describe('shell', () => {
   });
 
   it('stops background jobs when the command itself ends', async () => {
-    const result = await runShellCommand({ command: '(sleep 60; echo late) & echo "bg=$!"', workspace: s.workspace, timeoutMs: 30_000 });
+    const result = await runShellCommand({ command: '(sleep 60; echo late) & echo "bg=$!"', workspace: s.workspace, timeoutMs: 30_000, ...host });
     expect(result.outcome).toBe('exited');
     expect(result.exitCode).toBe(0);
     const pid = Number(/bg=(\d+)/.exec(result.output)?.[1]);
@@ -69,7 +76,7 @@ describe('shell', () => {
   it('kills the command and its children when its AbortSignal fires', async () => {
     const abort = new AbortController();
     const pidFile = path.join(s.workspace, 'sleep.pid');
-    const running = runShellCommand({ command: 'sleep 60 & echo $! > sleep.pid; wait', workspace: s.workspace, timeoutMs: 120_000, signal: abort.signal });
+    const running = runShellCommand({ command: 'sleep 60 & echo $! > sleep.pid; wait', workspace: s.workspace, timeoutMs: 120_000, signal: abort.signal, ...host });
     while (!existsSync(pidFile) || !readFileSync(pidFile, 'utf8').endsWith('\n')) await new Promise((r) => setTimeout(r, 10));
     const pid = Number(readFileSync(pidFile, 'utf8'));
     expect(isRunning(pid)).toBe(true);
@@ -82,7 +89,7 @@ describe('shell', () => {
 
   it('ends the tool call with the cancellation when its signal fires, killing sleep 60', async () => {
     const abort = new AbortController();
-    const out = callTool(shell, { command: 'sleep 60 & echo $! > sleep.pid; wait' }, context(s.workspace, { signal: abort.signal }));
+    const out = callTool(shell, { command: 'sleep 60 & echo $! > sleep.pid; wait' }, context(s.workspace, { signal: abort.signal, ...host }));
     const pidFile = path.join(s.workspace, 'sleep.pid');
     while (!existsSync(pidFile) || !readFileSync(pidFile, 'utf8').endsWith('\n')) await new Promise((r) => setTimeout(r, 10));
     const reason = new Error('activity cancelled');
@@ -125,26 +132,30 @@ describe('shell', () => {
     expect(beats[0]).toEqual({ elapsedMs: expect.any(Number), outputBytes: expect.any(Number) });
   });
 
-  it('fails with the install hint when bwrap is requested but missing', async () => {
-    const saved = process.env.PATH;
-    process.env.PATH = path.join(s.dir, 'empty-bin'); // a PATH without bwrap
-    try {
-      await expect(runShellCommand({ command: 'touch ran', workspace: s.workspace, timeoutMs: 5000, sandbox: 'bwrap' })).rejects.toThrow(
-        SandboxUnavailableError,
-      );
-      await expect(callTool(shell, { command: 'touch ran' }, context(s.workspace, { sandbox: 'bwrap' }))).rejects.toThrow(/apt-get install -y bubblewrap/);
-      expect(existsSync(path.join(s.workspace, 'ran'))).toBe(false);
-    } finally {
-      process.env.PATH = saved;
-    }
+  it('finds no sandbox without bwrap on the PATH, and says how to install it', () => {
+    const probe = probeSandbox({ searchPath: path.join(s.dir, 'empty-bin') });
+    expect(probe).toEqual({ available: false, reason: 'bubblewrap (bwrap) is not installed', howToEnable: expect.stringMatching(/apt-get install -y bubblewrap/) });
   });
 });
 
-const bwrapInstalled = await findBwrap();
+const bwrapInstalled = findBwrap() !== undefined;
 const describeBwrap = bwrapInstalled ? describe : describe.skip;
 if (!bwrapInstalled) console.warn('skipping the bwrap sandbox tests: bubblewrap is not installed (apt-get install -y bubblewrap)');
 
 describeBwrap('shell in the bwrap sandbox', () => {
+  it('is the default, and the probe finds it working here', async () => {
+    expect(probeSandbox()).toMatchObject({ available: true });
+    const out = await callTool(shell, { command: 'id -un; cat /proc/self/status | grep -E "^(CapEff|NoNewPrivs)"' }, context(s.workspace));
+    expect(out).toMatch(/^sandbox\nCapEff:\s+0+\nNoNewPrivs:\s+1\n/);
+  });
+
+  it('stops background jobs when the command itself ends (its PID namespace ends with it)', async () => {
+    const marker = `sleep 60.${process.pid}1`;
+    const result = await runShellCommand({ command: `(${marker}; echo late) & echo started`, workspace: s.workspace, timeoutMs: 30_000 });
+    expect(result.output).toBe('started\n');
+    expect(pgrep(marker)).toBe(false);
+  });
+
   it('can write inside the workspace but not outside it', async () => {
     // /etc is mounted read-only; the scratch dir next to the workspace is only the sandbox's private /tmp.
     const hostFile = path.join(s.dir, 'escaped.txt');
@@ -179,8 +190,17 @@ describeBwrap('shell in the bwrap sandbox', () => {
     expect(result.outcome).toBe('timed_out');
   });
 
-  it('cuts the network when asked', async () => {
-    const result = await runShellCommand({ command: 'cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d " "', workspace: s.workspace, timeoutMs: 10_000, sandbox: 'bwrap', unshareNet: true });
+  it('has no network but its own loopback', async () => {
+    const result = await runShellCommand({ command: 'cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d " "', workspace: s.workspace, timeoutMs: 10_000 });
     expect(result.output.trim().split('\n')).toEqual(['lo']);
   });
 });
+
+function pgrep(pattern: string): boolean {
+  try {
+    execFileSync('pgrep', ['-f', pattern]);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,13 +1,13 @@
-import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import type { FileHandle } from 'node:fs/promises';
 import { z } from 'zod';
 import { defineTool, type ToolContext } from '../tool.js';
-import { resolveInWorkspace, type ConfinedPath } from './confine.js';
+import { withWorkspace, type ConfinedWorkspace } from './confined-files.js';
 import { capOutput, formatBytes, MAX_TOOL_OUTPUT_BYTES } from './output-cap.js';
 
 /**
- * The workers' file tools. Every path goes through resolveInWorkspace, so nothing outside the agent's
- * workspace is read, written or listed; a refusal reaches the model as a tool error that says why.
+ * The workers' file tools. Every path is opened beneath the workspace by ConfinedWorkspace (no
+ * symlink, hard link or swapped-in path leads out), so nothing outside the agent's workspace is read,
+ * written or listed; a refusal reaches the model as a tool error that says why.
  */
 
 /** file_write refuses larger content: a worker writing megabytes in one call has usually lost its way. */
@@ -80,24 +80,18 @@ export function makeFileTools(options: FileToolOptions = {}) {
       'Read a text file from your workspace. Returns a header with the line range and the total number of lines, then the lines. ' +
       'Use offset and limit to page through long files.',
     input: fileReadInput,
-    async run(input, context) {
-      const target = await resolveInWorkspace(workspaceOf(context), input.path);
-      const info = await statOrExplain(target, input.path);
-      if (info.isDirectory()) throw new Error(`"${input.path}" is a directory; use file_list to see its entries`);
-      if (info.size > MAX_READ_FILE_BYTES) {
-        throw new Error(`"${input.path}" is ${formatBytes(info.size)}, more than file_read takes (${formatBytes(MAX_READ_FILE_BYTES)}); use the shell (head, grep, sed -n) to read parts of it`);
-      }
-      const data = await readFile(target.absolute);
-      if (data.includes(0)) return `"${target.relative}" is a binary file (${formatBytes(data.length)}); not shown.`;
-      const lines = splitLines(data.toString('utf8'));
-      const offset = input.offset ?? 1;
-      if (lines.length === 0) return `[${target.relative}: empty file, 0 lines]`;
-      if (offset > lines.length) throw new Error(`offset ${offset} is past the end of "${target.relative}", which has ${lines.length} lines`);
-      const slice = lines.slice(offset - 1, offset - 1 + (input.limit ?? DEFAULT_READ_LINES));
-      const last = offset - 1 + slice.length;
-      const more = last < lines.length ? `; use offset=${last + 1} to read on` : '';
-      return capOutput(`[${target.relative}: lines ${offset}-${last} of ${lines.length}${more}]\n${slice.join('\n')}`, cap);
-    },
+    run: (input, context) =>
+      withWorkspace(workspaceOf(context), async (ws) => {
+        const target = await ws.locate(input.path);
+        const { handle, stats } = await ws.openFile(target, input.path, 'read');
+        const tooLarge = (size: number) =>
+          new Error(`"${input.path}" is ${formatBytes(size)}, more than file_read takes (${formatBytes(MAX_READ_FILE_BYTES)}); use the shell (head, grep, sed -n) to read parts of it`);
+        if (stats.size > MAX_READ_FILE_BYTES) throw tooLarge(stats.size);
+        // Bounded by the cap, not by the size seen a moment ago: the file may grow meanwhile.
+        const data = await readBounded(handle, MAX_READ_FILE_BYTES + 1);
+        if (data.length > MAX_READ_FILE_BYTES) throw tooLarge(data.length);
+        return readResult(data, target.relative, input.offset, input.limit, cap);
+      }),
   });
 
   const fileWrite = defineTool({
@@ -109,18 +103,14 @@ export function makeFileTools(options: FileToolOptions = {}) {
       if (size > MAX_WRITE_BYTES) {
         throw new Error(`content is ${formatBytes(size)}; file_write takes at most ${formatBytes(MAX_WRITE_BYTES)} per call: write a smaller file, or generate large files with the shell`);
       }
-      const target = await resolveInWorkspace(workspaceOf(context), input.path);
-      const existed = await stat(target.absolute).then(
-        (s) => {
-          if (s.isDirectory()) throw new Error(`"${input.path}" is a directory; give a file path`);
-          return true;
-        },
-        () => false,
-      );
-      await mkdir(path.dirname(target.absolute), { recursive: true });
-      await writeFile(target.absolute, input.content, 'utf8');
-      const lines = splitLines(input.content).length;
-      return `${existed ? 'Replaced' : 'Created'} ${target.relative} (${formatBytes(size)}, ${lines} line${lines === 1 ? '' : 's'}).`;
+      return withWorkspace(workspaceOf(context), async (ws) => {
+        const target = await ws.locate(input.path, { createDirs: true });
+        const { handle, created } = await ws.openFile(target, input.path, 'write');
+        // Truncated only now, after the descriptor was checked to be a single-linked regular file inside.
+        await replaceContent(handle, Buffer.from(input.content, 'utf8'));
+        const lines = splitLines(input.content).length;
+        return `${created ? 'Created' : 'Replaced'} ${target.relative} (${formatBytes(size)}, ${lines} line${lines === 1 ? '' : 's'}).`;
+      });
     },
   });
 
@@ -130,27 +120,14 @@ export function makeFileTools(options: FileToolOptions = {}) {
       'Replace one exact piece of text in a file of your workspace. old_text must occur exactly once: copy it from file_read, ' +
       'with enough surrounding lines to make it unique.',
     input: fileEditInput,
-    async run(input, context) {
-      const target = await resolveInWorkspace(workspaceOf(context), input.path);
-      const info = await statOrExplain(target, input.path);
-      if (info.isDirectory()) throw new Error(`"${input.path}" is a directory; give a file path`);
-      const text = await readFile(target.absolute, 'utf8');
-      const matches = countOccurrences(text, input.old_text);
-      if (matches === 0) {
-        throw new Error(`old_text was not found in ${target.relative} (0 matches); read the file again and copy the text exactly, including whitespace and line breaks`);
-      }
-      if (matches > 1) {
-        throw new Error(`old_text occurs ${matches} times in ${target.relative} (${matches} matches); include more surrounding text so that it matches exactly once`);
-      }
-      const at = text.indexOf(input.old_text);
-      // Slicing rather than String.replace: `$&` and friends in new_text must stay literal.
-      const updated = text.slice(0, at) + input.new_text + text.slice(at + input.old_text.length);
-      if (Buffer.byteLength(updated, 'utf8') > MAX_WRITE_BYTES * 10) throw new Error(`the edited file would exceed ${formatBytes(MAX_WRITE_BYTES * 10)}; edit it with the shell`);
-      await writeFile(target.absolute, updated, 'utf8');
-      const firstLine = countOccurrences(text.slice(0, at), '\n') + 1;
-      const lastLine = firstLine + countOccurrences(input.new_text.replace(/\n$/, ''), '\n');
-      return `Edited ${target.relative}: replaced 1 occurrence (now line${lastLine > firstLine ? `s ${firstLine}-${lastLine}` : ` ${firstLine}`}).`;
-    },
+    run: (input, context) =>
+      withWorkspace(workspaceOf(context), async (ws) => {
+        const target = await ws.locate(input.path);
+        const { handle } = await ws.openFile(target, input.path, 'edit');
+        const raw = await readBounded(handle, MAX_WRITE_BYTES * 10 + 1);
+        if (raw.length > MAX_WRITE_BYTES * 10) throw new Error(`"${input.path}" is larger than file_edit takes (${formatBytes(MAX_WRITE_BYTES * 10)}); edit it with the shell`);
+        return editResult(handle, raw.toString('utf8'), target.relative, input.old_text, input.new_text);
+      }),
   });
 
   const fileList = defineTool({
@@ -159,28 +136,79 @@ export function makeFileTools(options: FileToolOptions = {}) {
       'List a directory of your workspace: one entry per line, relative to it, directories end with "/", symlinks with "@". ' +
       `depth > 1 lists subdirectories too (.git and node_modules are shown but not expanded); at most ${MAX_LIST_ENTRIES} entries.`,
     input: fileListInput,
-    async run(input, context) {
-      const given = input.path ?? '.';
-      const target = await resolveInWorkspace(workspaceOf(context), given);
-      const info = await statOrExplain(target, given);
-      if (!info.isDirectory()) throw new Error(`"${given}" is a file, not a directory; use file_read to read it`);
-      const entries: string[] = [];
-      const complete = await walk(target.absolute, '', input.depth ?? 1, entries);
-      const where = target.relative === '.' ? 'the workspace' : `${target.relative}/`;
-      if (!entries.length) return `${where} is empty.`;
-      const note = complete ? '' : `\n[listing stopped at ${MAX_LIST_ENTRIES} entries; list a subdirectory or use a smaller depth]`;
-      return capOutput(`${entries.join('\n')}${note}`, cap);
-    },
+    run: (input, context) =>
+      withWorkspace(workspaceOf(context), async (ws) => {
+        const given = input.path ?? '.';
+        const target = await ws.locate(given);
+        const dir = await ws.openDir(target, given);
+        const entries: string[] = [];
+        const complete = await walk(ws, dir, '', input.depth ?? 1, entries);
+        const where = target.relative === '.' ? 'the workspace' : `${target.relative}/`;
+        if (!entries.length) return `${where} is empty.`;
+        const note = complete ? '' : `\n[listing stopped at ${MAX_LIST_ENTRIES} entries; list a subdirectory or use a smaller depth]`;
+        return capOutput(`${entries.join('\n')}${note}`, cap);
+      }),
   });
 
   return { fileRead, fileWrite, fileEdit, fileList };
 }
 
+/** The header and the requested lines of a file's content. */
+function readResult(data: Buffer, relative: string, offsetArg: number | undefined, limit: number | undefined, cap: number): string {
+  if (data.includes(0)) return `"${relative}" is a binary file (${formatBytes(data.length)}); not shown.`;
+  const lines = splitLines(data.toString('utf8'));
+  const offset = offsetArg ?? 1;
+  if (lines.length === 0) return `[${relative}: empty file, 0 lines]`;
+  if (offset > lines.length) throw new Error(`offset ${offset} is past the end of "${relative}", which has ${lines.length} lines`);
+  const slice = lines.slice(offset - 1, offset - 1 + (limit ?? DEFAULT_READ_LINES));
+  const last = offset - 1 + slice.length;
+  const more = last < lines.length ? `; use offset=${last + 1} to read on` : '';
+  return capOutput(`[${relative}: lines ${offset}-${last} of ${lines.length}${more}]\n${slice.join('\n')}`, cap);
+}
+
+/** Replaces old_text (exactly one occurrence) through the already-checked descriptor. */
+async function editResult(handle: FileHandle, text: string, relative: string, oldText: string, newText: string): Promise<string> {
+  const matches = countOccurrences(text, oldText);
+  if (matches === 0) {
+    throw new Error(`old_text was not found in ${relative} (0 matches); read the file again and copy the text exactly, including whitespace and line breaks`);
+  }
+  if (matches > 1) {
+    throw new Error(`old_text occurs ${matches} times in ${relative} (${matches} matches); include more surrounding text so that it matches exactly once`);
+  }
+  const at = text.indexOf(oldText);
+  // Slicing rather than String.replace: `$&` and friends in new_text must stay literal.
+  const updated = text.slice(0, at) + newText + text.slice(at + oldText.length);
+  if (Buffer.byteLength(updated, 'utf8') > MAX_WRITE_BYTES * 10) throw new Error(`the edited file would exceed ${formatBytes(MAX_WRITE_BYTES * 10)}; edit it with the shell`);
+  await replaceContent(handle, Buffer.from(updated, 'utf8'));
+  const firstLine = countOccurrences(text.slice(0, at), '\n') + 1;
+  const lastLine = firstLine + countOccurrences(newText.replace(/\n$/, ''), '\n');
+  return `Edited ${relative}: replaced 1 occurrence (now line${lastLine > firstLine ? `s ${firstLine}-${lastLine}` : ` ${firstLine}`}).`;
+}
+
+/** Up to `max` bytes from the start of an open file. */
+async function readBounded(handle: FileHandle, max: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  while (total < max) {
+    const buffer = Buffer.alloc(Math.min(64 * 1024, max - total));
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, total);
+    if (bytesRead === 0) break;
+    chunks.push(buffer.subarray(0, bytesRead));
+    total += bytesRead;
+  }
+  return Buffer.concat(chunks);
+}
+
+/** The whole content of an open file replaced by `data`. */
+async function replaceContent(handle: FileHandle, data: Buffer): Promise<void> {
+  await handle.truncate(0);
+  let written = 0;
+  while (written < data.length) written += (await handle.write(data, written, data.length - written, written)).bytesWritten;
+}
+
 /** Depth-first, sorted, never following symlinks (a linked directory could lead outside). False when cut. */
-async function walk(dir: string, prefix: string, depth: number, out: string[]): Promise<boolean> {
-  const dirents = await readdir(dir, { withFileTypes: true });
-  dirents.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  for (const d of dirents) {
+async function walk(ws: ConfinedWorkspace, dir: FileHandle, prefix: string, depth: number, out: string[]): Promise<boolean> {
+  for (const d of await ws.entries(dir)) {
     if (out.length >= MAX_LIST_ENTRIES) return false;
     const rel = prefix + d.name;
     if (d.isSymbolicLink()) {
@@ -188,22 +216,13 @@ async function walk(dir: string, prefix: string, depth: number, out: string[]): 
     } else if (d.isDirectory()) {
       out.push(`${rel}/`);
       if (depth > 1 && !NOT_EXPANDED.has(d.name)) {
-        if (!(await walk(path.join(dir, d.name), `${rel}/`, depth - 1, out))) return false;
+        if (!(await walk(ws, await ws.openDirAt(dir, d.name, rel), `${rel}/`, depth - 1, out))) return false;
       }
     } else {
       out.push(rel);
     }
   }
   return true;
-}
-
-async function statOrExplain(target: ConfinedPath, given: string) {
-  try {
-    return await stat(target.absolute);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`"${given}" does not exist in the workspace; use file_list to see what is there`);
-    throw err;
-  }
 }
 
 /** Lines without their terminators; a final newline does not start an extra empty line. */

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { constants } from 'node:fs';
-import { access, lstat, readlink } from 'node:fs/promises';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { z } from 'zod';
+import type { SandboxMode } from '../../sandbox/config.js';
+import { bwrapPlan, type SandboxExtras, type SandboxPlan } from '../../sandbox/policy.js';
+import { probeSandbox } from '../../sandbox/probe.js';
 import { defineTool } from '../tool.js';
 import { ensureWorkspace } from './confine.js';
 import { workspaceOf } from './file-tools.js';
@@ -13,8 +13,9 @@ import { groupHasLiveMembers, signalGroup } from './process-group.js';
 
 /**
  * The workers' `shell` tool: `bash -c` in the agent's workspace, in a process group of its own so that a
- * timeout or a cancellation stops the command together with everything it started. Optionally inside
- * bubblewrap, where only the workspace is writable.
+ * timeout or a cancellation stops the command together with everything it started. By default inside
+ * the bubblewrap sandbox of lib/sandbox/policy.ts, where only the workspace is writable; on the host
+ * only with `[tools] sandbox = "none"`.
  */
 
 export const DEFAULT_SHELL_TIMEOUT_SECONDS = 60;
@@ -29,13 +30,13 @@ const GROUP_POLL_MS = 25;
 /** Room for the status line after the output, within the output cap. */
 const STATUS_RESERVE_BYTES = 320;
 
-export type SandboxMode = 'none' | 'bwrap';
+export type { SandboxMode };
 
-/** bwrap was asked for (`[tools] sandbox = "bwrap"`) but is not installed. */
+/** The sandbox was asked for (`[tools] sandbox = "bwrap"`, the default) but cannot be had here; nothing runs. */
 export class SandboxUnavailableError extends Error {
   override name = 'SandboxUnavailableError';
-  constructor() {
-    super('the shell sandbox is set to "bwrap" but bubblewrap is not installed; install it (apt-get install -y bubblewrap) or set [tools] sandbox = "none"');
+  constructor(reason: string, howToEnable: string) {
+    super(`the shell sandbox cannot be used: ${reason}; nothing was run. To enable it: ${howToEnable}`);
   }
 }
 
@@ -45,9 +46,10 @@ export interface ShellRunOptions {
   workspace: string;
   timeoutMs: number;
   signal?: AbortSignal;
+  /** Default `bwrap`; `none` runs on the host. */
   sandbox?: SandboxMode;
-  /** With bwrap: no network inside the sandbox. */
-  unshareNet?: boolean;
+  /** With bwrap: what a later policy adds (the egress guard); the network namespace stays private regardless. */
+  sandboxExtras?: SandboxExtras;
   heartbeat?: (details?: unknown) => void;
   heartbeatIntervalMs?: number;
   maxOutputBytes?: number;
@@ -71,9 +73,10 @@ export async function runShellCommand(options: ShellRunOptions): Promise<ShellRe
   if (options.signal?.aborted) {
     return { output: '', totalOutputBytes: 0, exitCode: null, signal: null, durationMs: 0, outcome: 'cancelled' };
   }
-  const [file, args] = await commandLine(options, workspace);
+  const [file, args, dataFiles] = commandLine(options, workspace);
   const env: NodeJS.ProcessEnv = {
-    // Nothing else from the worker's environment: it holds provider keys and database URLs.
+    // Nothing else from the worker's environment: it holds provider keys and database URLs (and bwrap's
+    // own process inside the sandbox keeps the environment it was started with, readable in /proc/1/environ).
     PATH: process.env.PATH || '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     HOME: workspace,
     LANG: process.env.LANG || 'C.UTF-8',
@@ -83,8 +86,14 @@ export async function runShellCommand(options: ShellRunOptions): Promise<ShellRe
   const output = new CappedOutput(Math.max(1024, (options.maxOutputBytes ?? MAX_TOOL_OUTPUT_BYTES) - STATUS_RESERVE_BYTES));
 
   return new Promise<ShellResult>((resolve, reject) => {
-    const child = spawn(file, args, { cwd: workspace, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { cwd: workspace, env, detached: true, stdio: ['ignore', 'pipe', 'pipe', ...dataFiles.map(() => 'pipe' as const)] });
     const pgid = child.pid;
+    // bwrap reads each --ro-bind-data file from its descriptor until EOF before it runs the command.
+    for (const data of dataFiles) {
+      const stream = child.stdio[data.fd] as NodeJS.WritableStream | null;
+      stream?.on('error', () => undefined); // bwrap failed to start: reported through 'error'/'close'
+      stream?.end(data.content);
+    }
     let outcome: ShellResult['outcome'] = 'exited';
     let terminating = false;
     let killed = false;
@@ -128,8 +137,8 @@ export async function runShellCommand(options: ShellRunOptions): Promise<ShellRe
       options.signal?.removeEventListener('abort', onAbort);
     };
 
-    child.stdout.on('data', (chunk: Buffer) => output.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => output.push(chunk));
+    child.stdout?.on('data', (chunk: Buffer) => output.push(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => output.push(chunk));
     child.on('error', (err) => {
       stopTimers();
       clearTimeout(escalationTimer);
@@ -158,44 +167,23 @@ export async function runShellCommand(options: ShellRunOptions): Promise<ShellRe
   });
 }
 
-async function commandLine(options: ShellRunOptions, workspace: string): Promise<[string, string[]]> {
-  if ((options.sandbox ?? 'none') === 'none') return ['bash', ['-c', options.command]];
-  const bwrap = await findBwrap();
-  if (!bwrap) throw new SandboxUnavailableError();
-  return [bwrap, await bwrapArgs(workspace, options.command, options.unshareNet ?? false)];
+function commandLine(options: ShellRunOptions, workspace: string): [string, string[], SandboxPlan['dataFiles']] {
+  if ((options.sandbox ?? 'bwrap') === 'none') return ['bash', ['-c', options.command], []];
+  const probe = probeSandbox();
+  if (!probe.available) throw new SandboxUnavailableError(probe.reason, probe.howToEnable);
+  const plan = bwrapPlan({ workspace, command: options.command, extras: options.sandboxExtras });
+  const keep = plan.dataFiles.map((f) => f.fd).join(' ');
+  return ['/bin/bash', ['-c', CLOSE_INHERITED_FDS, 'spacebot-sandbox', keep, probe.bwrap, ...plan.args], plan.dataFiles];
 }
-
-/** System directories visible read-only inside the sandbox (symlinks such as /bin -> usr/bin kept as links). */
-const SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/etc'];
 
 /**
- * bubblewrap arguments: the system read-only, a private /tmp, /proc and /dev, the workspace read-write
- * at its own path (bound after /tmp, so a workspace below /tmp stays visible), its own PID namespace
- * (killing bwrap ends everything inside), and no network when asked.
+ * Run on the host just before bwrap replaces it: closes every descriptor above 2 except bwrap's data
+ * files ($1). Node marks its own descriptors close-on-exec, but ones it inherited (a supervisor's pipe,
+ * an IPC channel) would otherwise be handed into the sandbox.
  */
-export async function bwrapArgs(workspace: string, command: string, unshareNet: boolean): Promise<string[]> {
-  const args = ['--die-with-parent', '--unshare-pid', '--unshare-ipc', '--unshare-uts'];
-  if (unshareNet) args.push('--unshare-net');
-  for (const dir of SYSTEM_DIRS) {
-    const info = await lstat(dir).catch(() => undefined);
-    if (!info) continue;
-    if (info.isSymbolicLink()) args.push('--symlink', await readlink(dir), dir);
-    else if (info.isDirectory()) args.push('--ro-bind', dir, dir);
-  }
-  args.push('--tmpfs', '/tmp', '--proc', '/proc', '--dev', '/dev');
-  args.push('--bind', workspace, workspace, '--chdir', workspace);
-  args.push('--', 'bash', '-c', command);
-  return args;
-}
-
-/** The bwrap executable on the worker's PATH, if installed. */
-export async function findBwrap(searchPath: string = process.env.PATH ?? ''): Promise<string | undefined> {
-  for (const dir of searchPath.split(path.delimiter).filter(Boolean)) {
-    const candidate = path.join(dir, 'bwrap');
-    if (await access(candidate, constants.X_OK).then(() => true, () => false)) return candidate;
-  }
-  return undefined;
-}
+const CLOSE_INHERITED_FDS =
+  'keep=" $1 "; shift; for f in /proc/self/fd/*; do n=${f##*/}; case "$keep" in *" $n "*) continue;; esac; ' +
+  '[ "$n" -gt 2 ] && eval "exec $n>&-"; done; exec "$@"';
 
 /** What the model sees: the output, then one line with how the command ended and how long it took. */
 export function formatShellResult(result: ShellResult, timeoutSeconds: number): string {
@@ -232,9 +220,10 @@ export interface ShellToolOptions {
   defaultTimeoutSeconds?: number;
   /** `[tools] max_output_bytes`. */
   maxOutputBytes?: number;
-  /** `[tools] sandbox`, unless the tool context says otherwise. */
+  /** `[tools] sandbox`, unless the tool context says otherwise (default `bwrap`). */
   sandbox?: SandboxMode;
-  unshareNet?: boolean;
+  /** Added to the bwrap sandbox (the egress guard of `network = "guarded"`). */
+  sandboxExtras?: SandboxExtras;
   heartbeatIntervalMs?: number;
 }
 
@@ -254,8 +243,8 @@ export function makeShellTool(options: ShellToolOptions = {}) {
         workspace: workspaceOf(context),
         timeoutMs: timeoutSeconds * 1000,
         signal: context.signal,
-        sandbox: context.sandbox ?? options.sandbox ?? 'none',
-        unshareNet: options.unshareNet,
+        sandbox: context.sandbox ?? options.sandbox ?? 'bwrap',
+        sandboxExtras: options.sandboxExtras,
         heartbeat: context.heartbeat,
         heartbeatIntervalMs: options.heartbeatIntervalMs,
         maxOutputBytes: options.maxOutputBytes,
@@ -275,4 +264,3 @@ function cancellationError(signal: AbortSignal): Error {
   return err;
 }
 
-export const shellTool = makeShellTool();
