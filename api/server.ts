@@ -4,6 +4,8 @@ import { bearerAuth } from './auth.js';
 import { sendError } from './http-errors.js';
 import { registerAdapterRoutes } from './routes/adapters.js';
 import { registerCortexRoutes } from './routes/cortex.js';
+import { registerCodecRoutes } from './routes/codec.js';
+import { registerSecretRoutes } from './routes/secrets.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerHeartbeatRoutes } from './routes/heartbeats.js';
 import { registerMemoryRoutes } from './routes/memories.js';
@@ -35,6 +37,8 @@ export function buildApi(ctx: ApiContext & StreamApiContext): FastifyInstance {
   app.setNotFoundHandler((request, reply) => sendError(reply, 404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`));
 
   registerHealthRoutes(app, ctx);
+  // Its own auth: the Temporal UI's CORS preflights carry no token (api/routes/codec.ts).
+  registerCodecRoutes(app, ctx);
   app.register(async (v1) => {
     v1.addHook('onRequest', bearerAuth(ctx.apiToken));
     v1.get('/v1/agents', async () => ({ agents: ctx.config.agents.map((a) => ({ id: a.id, name: a.name, model: a.model ? `${a.model.provider}/${a.model.model}` : null })) }));
@@ -48,6 +52,7 @@ export function buildApi(ctx: ApiContext & StreamApiContext): FastifyInstance {
     registerMemoryRoutes(v1, ctx, { embedder: ctx.embedder ?? null });
     registerIngestRoutes(v1, ctx);
     registerCortexRoutes(v1, ctx);
+    registerSecretRoutes(v1, ctx);
   });
   return app;
 }

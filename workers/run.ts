@@ -1,5 +1,7 @@
 import { ConfigError, loadConfig } from '../lib/config/load.js';
 import { PgvectorMissingError } from '../lib/db/migrate.js';
+import { MasterKeyError } from '../lib/secrets/master-key.js';
+import { SecretsError } from '../lib/secrets/store.js';
 import { logger } from '../lib/logger.js';
 import { startSpacebot, type Roles } from '../lib/runtime/app.js';
 
@@ -12,7 +14,7 @@ export async function run(roles: Roles): Promise<void> {
   try {
     app = await startSpacebot(loadConfig(), logger, roles);
   } catch (err) {
-    const known = err instanceof ConfigError || err instanceof PgvectorMissingError;
+    const known = err instanceof MasterKeyError || err instanceof SecretsError || err instanceof ConfigError || err instanceof PgvectorMissingError;
     if (known) console.error(`spacebot: ${(err as Error).message}`);
     else logger.fatal({ err }, `spacebot failed to start: ${(err as Error).message}`);
     process.exit(1);

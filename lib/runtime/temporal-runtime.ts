@@ -1,4 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { NativeConnection } from '@temporalio/worker';
 import type { SpacebotConfig } from '../config/types.js';
 import type { Logger } from '../logger.js';
@@ -20,7 +21,7 @@ export interface TemporalRuntime {
  * Connects to TEMPORAL_ADDRESS, or with none set starts the temporal CLI's dev server as a child
  * process (SQLite under the data directory, Web UI on 8233).
  */
-export async function openTemporal(config: SpacebotConfig, logger: Logger): Promise<TemporalRuntime> {
+export async function openTemporal(config: SpacebotConfig, logger: Logger, options: { dataConverter?: DataConverter } = {}): Promise<TemporalRuntime> {
   let devServer: DevServer | undefined;
   let address = config.temporal.address;
   let uiUrl = config.server.temporalUiUrl;
@@ -40,7 +41,8 @@ export async function openTemporal(config: SpacebotConfig, logger: Logger): Prom
     uiUrl = uiUrl ?? devServer.uiUrl;
   }
   const connection = await Connection.connect({ address });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  // The payload codec (lib/temporal/data-converter.ts) for everything this client sends and reads.
+  const client = new Client({ connection, namespace: config.temporal.namespace, ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}) });
   const natives: NativeConnection[] = [];
   return {
     address,

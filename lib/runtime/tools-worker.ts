@@ -1,3 +1,4 @@
+import type { DataConverter } from '@temporalio/common';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import { makeRunWorkspaceTool, type WorkspaceToolDeps } from '../../activities/run-workspace-tool.js';
 import { toolsTaskQueueFor } from '../../workflows/channel-settings.js';
@@ -8,6 +9,8 @@ export interface ToolsWorkerOptions extends WorkspaceToolDeps {
   /** The main task queue; the tools Worker polls `<taskQueue>-tools`. */
   taskQueue: string;
   identity?: string;
+  /** The payload codec: with `[temporal] encrypt_history` tool inputs and outputs are encrypted payloads too. */
+  dataConverter?: DataConverter;
   /**
    * More activities on the tools queue. Only the all-in-one process passes one: `runTool`, which
    * workers started before the tools service existed still schedule there and which needs the database.
@@ -27,6 +30,7 @@ export async function createToolsWorker(options: ToolsWorkerOptions): Promise<Wo
     namespace: options.namespace,
     taskQueue: toolsTaskQueueFor(options.taskQueue),
     ...(options.identity ? { identity: options.identity } : {}),
+    ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
     activities: { ...options.extraActivities, runWorkspaceTool },
   });
 }

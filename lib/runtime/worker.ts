@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import type { DataConverter } from '@temporalio/common';
 import { Worker, type NativeConnection, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities/index.js';
 import { createToolsWorker } from './tools-worker.js';
@@ -21,6 +22,8 @@ export interface WorkerOptions {
   workflowBundle?: WorkflowBundleOption;
   /** Identity shown in the Temporal UI for this worker. */
   identity?: string;
+  /** The payload codec (history encryption); codecs run outside the workflow sandbox, so the bundle is unchanged. */
+  dataConverter?: DataConverter;
   /**
    * Poll the tools task queue here too (default true). False when a separate tools service
    * (workers/tools.ts) runs the workers' shell and file tools, away from this process's secrets.
@@ -73,7 +76,7 @@ export class SpacebotWorker {
 
 export async function createSpacebotWorker(options: WorkerOptions): Promise<SpacebotWorker> {
   const activities = createActivities(options.deps);
-  const common = { connection: options.connection, namespace: options.namespace, ...(options.identity ? { identity: options.identity } : {}) };
+  const common = { connection: options.connection, namespace: options.namespace, ...(options.identity ? { identity: options.identity } : {}), ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}) };
   const main = await Worker.create({
     ...common,
     taskQueue: options.taskQueue,
