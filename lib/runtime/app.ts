@@ -12,6 +12,9 @@ import { resolveApiToken } from './api-token.js';
 import { leakGuardOf } from '../security/leak-guard.js';
 import { setLogLeakGuard } from '../logger.js';
 import { openDatabase } from './database-runtime.js';
+import { loadMasterKeys } from '../secrets/master-key.js';
+import { openSecrets } from '../secrets/start.js';
+import { spacebotDataConverter } from '../temporal/data-converter.js';
 import { openStreamBus } from '../streaming/open-bus.js';
 import { openTemporal } from './temporal-runtime.js';
 import { createSpacebotWorker } from './worker.js';
@@ -56,10 +59,16 @@ export async function startSpacebot(config: SpacebotConfig, logger: Logger, role
     setLogLeakGuard(leakGuard);
     const database = await openDatabase(config, logger);
     stops.push(() => database.close());
+    // Before anything reads the config: `secret:NAME` values resolved, the leak guard taught every
+    // stored value (docs/security.md#secrets-store).
+    const keys = loadMasterKeys(config.dataDir);
+    const secrets = await openSecrets(config, database.db, keys, logger);
+    // Every client and Worker of the process: payloads encrypted with `[temporal] encrypt_history`.
+    const dataConverter = spacebotDataConverter(keys, config.temporal.encryptHistory);
     // Streamed answers: published by this process's worker, served by its API (or another process's, via Postgres).
     const streams = openStreamBus(database, logger);
     stops.push(() => streams.close());
-    const temporal = await openTemporal(config, logger);
+    const temporal = await openTemporal(config, logger, { dataConverter });
     stops.push(() => temporal.close());
     if (!config.agents.some((a) => a.model)) {
       logger.warn('no LLM provider key configured (ANTHROPIC_API_KEY or OPENAI_API_KEY): agents will answer with a configuration error');
@@ -96,7 +105,7 @@ export async function startSpacebot(config: SpacebotConfig, logger: Logger, role
         streams,
         leakGuard,
       };
-      worker = await createSpacebotWorker({ connection: await temporal.nativeConnection(), namespace: temporal.namespace, taskQueue: config.temporal.taskQueue, deps, pollTools: roles.tools ?? true });
+      worker = await createSpacebotWorker({ connection: await temporal.nativeConnection(), namespace: temporal.namespace, taskQueue: config.temporal.taskQueue, dataConverter, deps, pollTools: roles.tools ?? true });
       const running = worker.run();
       running.catch((err: unknown) => logger.error({ err }, 'Temporal worker stopped with an error'));
       const w = worker;
@@ -138,6 +147,8 @@ export async function startSpacebot(config: SpacebotConfig, logger: Logger, role
         apiToken: token,
         streams,
         embedder,
+        secrets,
+        codec: dataConverter.payloadCodecs[0],
       });
       await app.listen({ port: config.server.port, host: config.server.host });
       stops.push(() => app.close());
