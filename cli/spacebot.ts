@@ -10,6 +10,7 @@
  *   spacebot runs list [--agent a] [--conversation c] [--type t] [--status s] [--limit n]
  *   spacebot runs show <workflowId> [--run-id r]
  *   spacebot replay <workflowId> [--run-id r] | --all [--since 24h]
+ *   spacebot secrets list | set <NAME> (value on stdin) | delete <NAME>
  *
  * Global: --url (SPACEBOT_URL, default http://127.0.0.1:3000), --token (SPACEBOT_API_TOKEN, else
  * data/api-token). Exit status: 0 done, 1 the server refused or failed, 2 bad usage.
@@ -21,6 +22,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { ApiClient, CliError } from './api-client.js';
 import { table } from './table.js';
+import { secrets } from './secrets.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 
@@ -34,6 +36,7 @@ const USAGE = `usage:
   spacebot runs list [--agent a] [--conversation c] [--type t] [--status s] [--limit n]
   spacebot runs show <workflowId> [--run-id r]
   spacebot replay <workflowId> [--run-id r] | --all [--since 24h]
+  spacebot secrets list | set <NAME> (value on stdin, never an argument) | delete <NAME>
 options: --url <api url> --token <api token>`;
 
 class UsageError extends Error {}
@@ -110,6 +113,13 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     case 'heartbeats trigger':
     case 'heartbeats delete':
       return heartbeats(api, sub as string, positionals.slice(1), values, print);
+    case 'secrets list':
+    case 'secrets set':
+    case 'secrets delete': {
+      const problem = await secrets(api, sub as string, positionals.slice(1), print);
+      if (problem) throw new UsageError(problem);
+      return 0;
+    }
     default:
       throw new UsageError(`unknown command "${argv.slice(0, 2).join(' ')}"`);
   }
