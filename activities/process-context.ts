@@ -5,6 +5,7 @@ import type { ActivityDeps } from './deps.js';
 import { putEntry } from '../lib/channel/context-store.js';
 import { forkSummary } from '../lib/compaction/fork.js';
 import type { Database } from '../lib/db/schema.js';
+import { leakGuardOf } from '../lib/security/leak-guard.js';
 
 /** (agent, platform, conversation) is unique per channel: a child's row names itself under its channel's conversation. */
 function childConversationId(conversationId: string, id: string): string {
@@ -33,7 +34,10 @@ export function makeRecordContext(deps: ActivityDeps) {
       for (const e of input.entries) {
         const at = { channelId: input.channelId, turnSeq: e.turnSeq, step: e.step, idx: e.idx };
         if (e.role === 'tool') {
-          await putEntry(tx, at, 'tool', { type: 'tool_result', toolCallId: e.toolCallId ?? '', content: e.text, ...(e.isError ? { isError: true } : {}) });
+          // A workspace tool's result comes from the tools service, whose guard knows no configured
+          // secret (it holds none): redacted again here, before the model can read it.
+          const content = leakGuardOf(deps).redact(e.text).text;
+          await putEntry(tx, at, 'tool', { type: 'tool_result', toolCallId: e.toolCallId ?? '', content, ...(e.isError ? { isError: true } : {}) });
         } else {
           await putEntry(tx, at, 'user', { role: 'user', parts: [{ type: 'text', text: e.text }] });
         }

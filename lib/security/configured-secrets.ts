@@ -6,8 +6,18 @@ import type { SpacebotConfig } from '../config/types.js';
  * (whether or not the config reads them: a key in the environment is reachable by a shell command).
  */
 
-/** Environment variables whose value is a credential, judged by their name. */
-const SECRET_ENV_NAME = /(?:^|_)(?:API_KEY|KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|CREDENTIALS?|PRIVATE_KEY|SIGNING_SECRET|ACCESS_KEY(?:_ID)?|AUTH)$/;
+/**
+ * Environment variables whose value is a credential, judged by their name: a secret word as one of
+ * its `_` segments anywhere (`DISCORD_BOT_TOKEN_SUPPORT`, `SLACK_OPS_SIGNING_SECRET`), or `KEY` at
+ * the end (`SPACEBOT_MASTER_KEY`). Names that point at one (`*_FILE`, `*_PATH`, `*_ENV`...) are not.
+ */
+const SECRET_ENV_NAME = /(?:^|_)(?:TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|APIKEY|PRIVATE_KEY|ACCESS_KEY|CREDENTIALS?)(?:_|$)|(?:^|_)(?:KEY|PASS|AUTH)$/;
+const POINTER_ENV_NAME = /_(?:FILE|PATH|DIR|ENV|NAME|URL|TYPE|ALGORITHM|LENGTH|TTL|HEADER)$/;
+
+export function isSecretEnvName(name: string): boolean {
+  return SECRET_ENV_NAME.test(name) && !POINTER_ENV_NAME.test(name);
+}
+
 /** Config keys whose string value is a credential (snake_case tables and camelCase resolved ones). */
 const SECRET_CONFIG_KEY = /(?:api_?key|token|secret|password|passwd|credentials?|private_?key)$/i;
 /** Config keys that name the environment variable holding a credential (`token_env`, `api_key_env`). */
@@ -39,7 +49,7 @@ export function configuredSecrets(config: SpacebotConfig, env: NodeJS.ProcessEnv
 /** The environment's secret variables alone, judged by name (for the logger before the config is read). */
 export function environmentSecrets(env: NodeJS.ProcessEnv = process.env): { name: string; value: string }[] {
   const found: { name: string; value: string }[] = [];
-  for (const [name, value] of Object.entries(env)) if (value && SECRET_ENV_NAME.test(name)) found.push({ name, value });
+  for (const [name, value] of Object.entries(env)) if (value && isSecretEnvName(name)) found.push({ name, value });
   const password = urlPassword(env.DATABASE_URL);
   if (password) found.push({ name: 'DATABASE_URL password', value: password });
   return found;
