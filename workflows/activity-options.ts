@@ -5,9 +5,16 @@ import { ActivityCancellationType, type ActivityOptions, type LocalActivityOptio
  * (channels, heartbeats), so an LLM call or a tool behaves the same wherever it is made.
  */
 
-export const STORAGE_RETRY = { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '30 seconds' } as const;
+/**
+ * 25 attempts: about 9 minutes of backoff (0.2 s doubling to 30 s), enough to ride out a database
+ * restart. Never unbounded: a write that cannot succeed (a row the database refuses) would otherwise
+ * be retried for ever and wedge its conversation; after the last attempt the failure reaches the
+ * workflow, whose turn tells the user and goes on (a heartbeat counts a failed run).
+ * Retry policies are not part of the command sequence: recorded histories replay unchanged.
+ */
+export const STORAGE_RETRY = { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 25 } as const;
 
-/** Bookkeeping writes to our own database: milliseconds, retried until the database answers. */
+/** Bookkeeping writes to our own database: milliseconds, retried while the database is away (bounded). */
 export const STORAGE_OPTIONS: LocalActivityOptions & ActivityOptions = { startToCloseTimeout: '30 seconds', retry: STORAGE_RETRY };
 
 /**

@@ -215,7 +215,10 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
     turnReplies.set(turn, replies);
     let trigger = batch[batch.length - 1];
     const base = { channelId, turnSeq: turn, ...key };
-    if (batch.length) await localStorage.recordInbound({ ...base, messages: batch });
+    // The inbound write belongs to the turn's error handling: when it fails for good (its retries are
+    // bounded) the user is told and the conversation goes on. Histories recorded before wrote it first.
+    const inboundInTurn = patched('channel-inbound-write-in-turn');
+    if (batch.length && !inboundInTurn) await localStorage.recordInbound({ ...base, messages: batch });
     // Finished work enters the context as messages of their own, after the users' messages.
     const results = unreported();
     if (results.length) {
@@ -295,6 +298,7 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
     };
 
     try {
+      if (batch.length && inboundInTurn) await localStorage.recordInbound({ ...base, messages: batch });
       turnScope = new CancellationScope();
       await turnScope.run(llmLoop);
     } catch (err) {

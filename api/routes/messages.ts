@@ -9,11 +9,14 @@ import type { MessagesTable } from '../../lib/db/schema.js';
 import { channelWorkflowId, EXTERNAL_ID_PATTERN, EXTERNAL_ID_RULE, MAX_MESSAGE_CHARS, type ReplyRecord } from '../../workflows/channel-contract.js';
 import type { ApiContext } from '../context.js';
 import { sendError, sendValidationError } from '../http-errors.js';
+import { BoundedSlots } from '../bounded-slots.js';
+import { sendTooMany } from '../rate-limits.js';
 
 /** Longest a POST may hold the connection open for `wait`. */
 export const MAX_WAIT_MS = 120_000;
 const DEFAULT_WAIT_MS = 60_000;
-
+/** What a client turned away for too many waiters is told to wait before asking again. */
+const WAITERS_RETRY_AFTER_SECONDS = 5;
 
 const paramsSchema = z.object({
   agent: z.string(),
@@ -57,6 +60,10 @@ function toApiMessage(row: TranscriptRow) {
 /** The webhook adapter's inbound side and the transcript, under /v1/agents/:agent/conversations. */
 export function registerMessageRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const base = '/v1/agents/:agent/conversations/:conversation/messages';
+  // Each POST with `wait` holds one Temporal update open on the channel workflow until its turn ends,
+  // and Temporal refuses more than a few in flight per workflow. Capping waiters per conversation here
+  // turns a crowd of waiting clients into 429s (retry, or poll the transcript) instead of 500s.
+  const waiters = new BoundedSlots(ctx.config.server.limits.maxWaitersPerConversation);
 
   const resolveParams = (params: unknown, reply: FastifyReply) => {
     const parsed = paramsSchema.safeParse(params);
@@ -74,7 +81,21 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: ApiContext): vo
     const messageId = body.data.messageId ?? randomUUID();
     const waitMs = wait === true ? DEFAULT_WAIT_MS : wait === false || wait === undefined ? 0 : wait;
     const key = { agentId: params.agent, platform: WEBHOOK_PLATFORM, conversationId: params.conversation };
-    const outcome = await ctx.channels.submit({ ...key, message: { messageId, text, sender, receivedAt: new Date().toISOString(), ...(direct === false ? { isDirect: false } : {}) }, waitMs });
+    const release = waitMs > 0 ? waiters.take(channelWorkflowId(key)) : () => undefined;
+    if (!release) {
+      return sendTooMany(
+        reply,
+        WAITERS_RETRY_AFTER_SECONDS,
+        `${waiters.limit} clients already wait on this conversation; the message was not sent: retry it with the same messageId, or send it without wait and poll GET .../messages`,
+        'wait',
+      );
+    }
+    let outcome: Awaited<ReturnType<typeof ctx.channels.submit>>;
+    try {
+      outcome = await ctx.channels.submit({ ...key, message: { messageId, text, sender, receivedAt: new Date().toISOString(), ...(direct === false ? { isDirect: false } : {}) }, waitMs });
+    } finally {
+      release();
+    }
     const run = {
       messageId,
       workflowId: outcome.workflowId,

@@ -9,7 +9,11 @@ import { replayRunInChildProcess } from '../../lib/replay/replay-process.js';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { ApiContext } from '../context.js';
 import { sendError, sendValidationError } from '../http-errors.js';
+import { BoundedSlots } from '../bounded-slots.js';
+import { sendTooMany } from '../rate-limits.js';
 
+/** A replay takes seconds: what a client turned away is told to wait. */
+const REPLAY_RETRY_AFTER_SECONDS = 10;
 
 const listQuerySchema = z
   .object({
@@ -38,6 +42,9 @@ const detailQuerySchema = z
 /** Workflow runs from Temporal's visibility API, and one run's history as a timeline. */
 export function registerRunRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const ui = () => ({ temporalUiUrl: ctx.temporalUiUrl, namespace: ctx.config.temporal.namespace });
+  // A replay runs in a child process of 120–270 MB: a small semaphore, and 429 past it rather than a queue
+  // of processes the machine cannot hold.
+  const replays = new BoundedSlots(ctx.config.server.limits.maxConcurrentReplays);
 
   app.get('/v1/runs', async (request, reply) => {
     const query = listQuerySchema.safeParse(request.query ?? {});
@@ -72,15 +79,21 @@ export function registerRunRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const query = detailQuerySchema.safeParse(request.query ?? {});
     if (!query.success) return sendValidationError(reply, 'query', query.error);
     const { workflowId } = params.data;
-    const handle = ctx.temporal.workflow.getHandle(workflowId, query.data.runId);
-    let runId: string;
+    const release = replays.take();
+    if (!release) return sendTooMany(reply, REPLAY_RETRY_AFTER_SECONDS, `${replays.limit} replays are running already (server.max_concurrent_replays); retry when one has finished`);
     try {
-      runId = (await handle.describe()).runId;
-    } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError)) throw err;
-      return sendError(reply, 404, 'not_found', `no workflow "${workflowId}"${query.data.runId ? ` with run ${query.data.runId}` : ''}`, query.data.runId ? 'runId' : 'workflowId');
+      const handle = ctx.temporal.workflow.getHandle(workflowId, query.data.runId);
+      let runId: string;
+      try {
+        runId = (await handle.describe()).runId;
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+        return sendError(reply, 404, 'not_found', `no workflow "${workflowId}"${query.data.runId ? ` with run ${query.data.runId}` : ''}`, query.data.runId ? 'runId' : 'workflowId');
+      }
+      const outcome = await replayRunInChildProcess({ address: ctx.temporalAddress, namespace: ctx.config.temporal.namespace, workflowId, runId });
+      return reply.send({ workflowId, runId, ok: outcome.ok, skipped: outcome.skipped ?? false, errorName: outcome.errorName, error: outcome.error });
+    } finally {
+      release();
     }
-    const outcome = await replayRunInChildProcess({ address: ctx.temporalAddress, namespace: ctx.config.temporal.namespace, workflowId, runId });
-    return reply.send({ workflowId, runId, ok: outcome.ok, skipped: outcome.skipped ?? false, errorName: outcome.errorName, error: outcome.error });
   });
 }

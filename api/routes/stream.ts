@@ -7,6 +7,8 @@ import type { StreamBus, StreamEvent } from '../../lib/streaming/bus.js';
 import { channelWorkflowId, EXTERNAL_ID_PATTERN, EXTERNAL_ID_RULE } from '../../workflows/channel-contract.js';
 import type { ApiContext } from '../context.js';
 import { sendError, sendValidationError } from '../http-errors.js';
+import { BoundedSlots } from '../bounded-slots.js';
+import { sendTooMany } from '../rate-limits.js';
 
 /** What buildApi needs beyond ApiContext for this route: the bus the worker publishes to. */
 export interface StreamApiContext {
@@ -37,6 +39,8 @@ function wire(event: StreamEvent): Record<string, unknown> {
  */
 export function registerStreamRoutes(app: FastifyInstance, ctx: ApiContext & StreamApiContext): void {
   const open = new Set<ServerResponse>();
+  // Each stream holds a socket, a bus subscription and a timer for as long as the client likes: cap them.
+  const slots = new BoundedSlots(ctx.config.server.limits.maxSseStreams);
   // Open streams would keep app.close() waiting for ever: end them when the server stops.
   app.addHook('preClose', async () => {
     for (const res of open) res.end();
@@ -50,6 +54,8 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ApiContext & Str
     const bus = ctx.streams;
     if (!bus) return sendError(reply, 503, 'unavailable', 'streaming is not wired into this API process (no stream bus); poll GET .../messages instead');
     const channelId = channelWorkflowId({ agentId: agent, platform: WEBHOOK_PLATFORM, conversationId: conversation });
+    const release = slots.take();
+    if (!release) return sendTooMany(reply, KEEP_ALIVE_MS / 1000, `${slots.limit} streams are open already (server.max_sse_streams); close one or poll GET .../messages`);
 
     reply.hijack();
     const res = reply.raw;
@@ -62,6 +68,7 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ApiContext & Str
     let unsubscribe: (() => void) | undefined;
     const keepAlive = setInterval(() => !res.writableEnded && res.write(': keep-alive\n\n'), KEEP_ALIVE_MS);
     const cleanup = () => {
+      release();
       clearInterval(keepAlive);
       open.delete(res);
       unsubscribe?.();

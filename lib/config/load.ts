@@ -4,6 +4,7 @@ import { parse as parseToml } from 'smol-toml';
 import type { z } from 'zod';
 import { configFileSchema, type ConfigFile } from './schema.js';
 import { resolveHeartbeats } from '../heartbeats/config.js';
+import { resolveApiLimits } from './api-limits.js';
 import { resolveBudgets, resolvePricing } from '../costs/config.js';
 import { resolveGatewayConfig } from '../gateway/config.js';
 import { resolveCortex } from '../cortex/config.js';
@@ -173,6 +174,7 @@ function resolveConfig(cfg: ConfigFile, env: NodeJS.ProcessEnv, cwd: string, fil
       bodyLimitBytes: cfg.server?.body_limit_bytes ?? 256 * 1024,
       apiToken: env.SPACEBOT_API_TOKEN || undefined,
       temporalUiUrl: env.TEMPORAL_UI_URL || cfg.server?.temporal_ui_url,
+      limits: resolveApiLimits(cfg.server),
     },
     temporal: {
       address: env.TEMPORAL_ADDRESS || cfg.temporal?.address || undefined,

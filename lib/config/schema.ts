@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { PROCESS_TYPES, PROVIDER_IDS, type ProcessType } from './types.js';
 import { heartbeatConfigSchema, heartbeatDefaultsSchema } from '../heartbeats/config.js';
+import { apiLimitsSchemaFields } from './api-limits.js';
 import { budgetsSchema, pricingSchema } from '../costs/config.js';
 import { adaptersSchema, bindingSchema, gatewaySchema } from '../gateway/config.js';
 import { cortexSchema } from '../cortex/config.js';
@@ -107,6 +108,7 @@ export const configFileSchema = z
         data_dir: z.string().optional(),
         body_limit_bytes: z.number().int().min(1024).optional(),
         temporal_ui_url: z.url().optional(),
+        ...apiLimitsSchemaFields,
       })
       .strict()
       .optional(),

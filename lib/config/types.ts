@@ -1,6 +1,7 @@
 import type { BudgetsConfig, PricingConfig } from '../costs/types.js';
 
 import type { HeartbeatsConfig } from '../heartbeats/config.js';
+import type { ApiLimits } from './api-limits.js';
 import type { AdapterInstanceConfig, BindingConfig, GatewayConfig } from '../gateway/config.js';
 import type { CortexConfig } from '../cortex/config.js';
 import type { MemoryConfig } from '../memory/embedders/config.js';
@@ -147,7 +148,7 @@ export interface SpacebotConfig {
   /** The file the config was read from, if any; named in error messages. */
   source?: string;
   dataDir: string;
-  server: { port: number; host: string; bodyLimitBytes: number; apiToken?: string; temporalUiUrl?: string };
+  server: { port: number; host: string; bodyLimitBytes: number; apiToken?: string; temporalUiUrl?: string; limits: ApiLimits };
   /** `encryptHistory`: payloads in Temporal history are AES-GCM encrypted (lib/temporal/payload-codec.ts). */
   temporal: { address?: string; namespace: string; taskQueue: string; devServerPort: number; devUiPort: number; encryptHistory: boolean };
   database: { url?: string; poolSize: number };

@@ -8,6 +8,7 @@ import type { SpacebotConfig } from '../config/types.js';
 import type { Database } from '../db/schema.js';
 import type { Logger } from '../logger.js';
 import { routeEvent } from './bindings.js';
+import { cleanText } from '../text/hygiene.js';
 import { writeAdapterStatuses } from './status-store.js';
 import { DEFAULT_SUBMIT_RETRY, GatewayStoppingError, retryUntilAccepted, type RetryPolicy } from './submit-retry.js';
 
@@ -100,9 +101,11 @@ export class Gateway {
             platform: event.platform,
             conversationId: event.conversationId,
             message: {
-              messageId: event.messageId,
-              text: event.text,
-              sender: { id: event.sender.id, ...(event.sender.name ? { name: event.sender.name } : {}) },
+              // Platforms may hand us NUL or unpaired surrogates; the database stores neither, so they
+              // are removed here, the one rule of lib/text/hygiene.ts (recordInbound applies it again).
+              messageId: cleanText(event.messageId),
+              text: cleanText(event.text),
+              sender: { id: cleanText(event.sender.id), ...(event.sender.name ? { name: cleanText(event.sender.name) } : {}) },
               receivedAt: event.receivedAt,
               isDirect: event.coordinates.isDirect,
             },

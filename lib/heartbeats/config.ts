@@ -11,6 +11,10 @@ import {
   toDefinition,
 } from './validation.js';
 
+/** A chat user steers the `cron` tool: a few heartbeats per conversation, none more often than every 15 minutes. */
+const DEFAULT_TOOL_MAX_PER_CONVERSATION = 5;
+const DEFAULT_TOOL_MIN_INTERVAL_MINUTES = 15;
+
 /** `[[heartbeats]]` entries of spacebot.toml (snake_case like the rest of the file). */
 export const heartbeatConfigSchema = z
   .object({
@@ -37,6 +41,9 @@ export const heartbeatDefaultsSchema = z
     timezone: z.string().refine(isValidTimeZone, 'not an IANA time zone, e.g. "Europe/Berlin"').optional(),
     max_per_agent: z.number().int().min(0).max(1000).optional(),
     timeout_seconds: heartbeatFields.timeoutSeconds.optional(),
+    /** The `cron` tool: heartbeats one conversation may have, and their shortest interval (lib/heartbeats/cron-tool.ts). */
+    tool_max_per_conversation: z.number().int().min(0).max(100).optional(),
+    tool_min_interval_minutes: z.number().int().min(1).max(7 * 24 * 60).optional(),
   })
   .strict();
 
@@ -45,6 +52,10 @@ export interface HeartbeatsConfig {
   timezone?: string;
   maxPerAgent: number;
   timeoutSeconds: number;
+  /** Heartbeats the `cron` tool may keep per conversation (0: the tool creates none). */
+  toolMaxPerConversation: number;
+  /** Shortest interval between runs of a tool-made heartbeat, in seconds. */
+  toolMinIntervalSeconds: number;
   /** The config-managed heartbeats, reconciled into schedules at start. */
   definitions: HeartbeatDefinition[];
 }
@@ -81,5 +92,12 @@ export function resolveHeartbeats(
       { timezone: defaults?.timezone, timeoutSeconds },
     );
   });
-  return { timezone: defaults?.timezone, maxPerAgent: defaults?.max_per_agent ?? DEFAULT_MAX_HEARTBEATS_PER_AGENT, timeoutSeconds, definitions };
+  return {
+    timezone: defaults?.timezone,
+    maxPerAgent: defaults?.max_per_agent ?? DEFAULT_MAX_HEARTBEATS_PER_AGENT,
+    timeoutSeconds,
+    toolMaxPerConversation: defaults?.tool_max_per_conversation ?? DEFAULT_TOOL_MAX_PER_CONVERSATION,
+    toolMinIntervalSeconds: (defaults?.tool_min_interval_minutes ?? DEFAULT_TOOL_MIN_INTERVAL_MINUTES) * 60,
+    definitions,
+  };
 }

@@ -1,0 +1,53 @@
+import { createHash } from 'node:crypto';
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ApiLimits } from '../lib/config/api-limits.js';
+import { sendError } from './http-errors.js';
+
+const MINUTE_MS = 60_000;
+
+type Limiter = (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined>;
+
+/**
+ * Loads @fastify/rate-limit (in-memory store, one per API process) without a global hook: the
+ * limits below run as hooks of the /v1 scope in the order that matters (address before the token
+ * check, so guessing tokens is capped too; token after it).
+ */
+export async function registerRateLimitPlugin(app: FastifyInstance): Promise<void> {
+  await app.register(rateLimit, { global: false });
+}
+
+/** Requests per minute per client address (`request.ip`: the socket's peer unless a proxy is trusted). */
+export function limitPerAddress(app: FastifyInstance, limits: ApiLimits): Limiter | undefined {
+  if (limits.ratePerAddressPerMinute === 0) return undefined;
+  const check = app.createRateLimit({ max: limits.ratePerAddressPerMinute, timeWindow: MINUTE_MS, keyGenerator: (req) => `address:${req.ip}` });
+  return async (request, reply) => refuseIfExceeded(await check(request), reply, 'this client address');
+}
+
+/** Requests per minute per bearer token (keyed by a hash: the token itself never sits in memory twice). */
+export function limitPerToken(app: FastifyInstance, limits: ApiLimits): Limiter | undefined {
+  if (limits.ratePerTokenPerMinute === 0) return undefined;
+  const check = app.createRateLimit({ max: limits.ratePerTokenPerMinute, timeWindow: MINUTE_MS, keyGenerator: (req) => `token:${tokenKey(req)}` });
+  return async (request, reply) => refuseIfExceeded(await check(request), reply, 'this API token');
+}
+
+function tokenKey(request: FastifyRequest): string {
+  return createHash('sha256').update(request.headers.authorization ?? '').digest('base64url').slice(0, 22);
+}
+
+type CheckResult = Awaited<ReturnType<ReturnType<FastifyInstance['createRateLimit']>>>;
+
+function refuseIfExceeded(result: CheckResult, reply: FastifyReply, who: string): FastifyReply | undefined {
+  if (result.isAllowed) return undefined;
+  reply.header('x-ratelimit-limit', result.max);
+  reply.header('x-ratelimit-remaining', result.remaining);
+  reply.header('x-ratelimit-reset', result.ttlInSeconds);
+  if (!result.isExceeded) return undefined;
+  return sendTooMany(reply, result.ttlInSeconds, `more than ${result.max} requests a minute from ${who}; retry in ${result.ttlInSeconds} s`);
+}
+
+/** 429 with Retry-After (seconds), the one shape of every "slow down" the API answers. */
+export function sendTooMany(reply: FastifyReply, retryAfterSeconds: number, message: string, field?: string): FastifyReply {
+  reply.header('retry-after', String(Math.max(1, Math.ceil(retryAfterSeconds))));
+  return sendError(reply, 429, 'rate_limited', message, field);
+}
