@@ -5,6 +5,7 @@ import { PayloadKeyError, type AesGcmPayloadCodec } from '../../lib/temporal/pay
 import { bearerAuth } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { sendError, sendValidationError } from '../http-errors.js';
+import { hasValidSession, sendLoginPage, sessionCookie } from './codec-session.js';
 
 /** One history event's payloads rarely pass a few MB (Temporal refuses blobs over 2 MB by default). */
 const CODEC_BODY_LIMIT = 8 * 1024 * 1024;
@@ -24,11 +25,16 @@ const payloadsBody = z
  * --codec-endpoint) can show encrypted history to the operator: POST `{payloads:[{metadata,data}]}`
  * (base64) to /v1/codec/decode or /encode, `X-Namespace` naming the namespace. Outside the /v1 auth
  * scope because browsers send CORS preflights without credentials; the POSTs themselves need the
- * bearer token, and CORS admits only the configured Temporal UI origin.
+ * bearer token or the browser session from /v1/codec/login (codec-session.ts), and CORS admits only
+ * the configured Temporal UI origin.
  */
 export function registerCodecRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const allowedOrigin = originOf(ctx.temporalUiUrl);
-  const auth = bearerAuth(ctx.apiToken);
+  const bearer = bearerAuth(ctx.apiToken);
+  const auth = async (request: FastifyRequest, reply: FastifyReply) => {
+    if (!request.headers.authorization && hasValidSession(ctx.apiToken, request)) return;
+    return bearer(request, reply);
+  };
   void app.register(async (codec) => {
     codec.addHook('onRequest', async (request, reply) => {
       const origin = request.headers.origin;
@@ -57,6 +63,8 @@ export function registerCodecRoutes(app: FastifyInstance, ctx: ApiContext): void
       });
     route('encode');
     route('decode');
+    codec.get('/v1/codec/login', async (_request, reply) => sendLoginPage(reply));
+    codec.post('/v1/codec/session', { onRequest: bearer }, async (request, reply) => reply.header('set-cookie', sessionCookie(ctx.apiToken, request)).code(204).send());
   });
 }
 
