@@ -21,7 +21,8 @@ import { startTestTemporal, testWorkflowBundle } from './temporal-env.js';
 import { Gateway } from '../../lib/gateway/gateway.js';
 import type { RetryPolicy } from '../../lib/gateway/submit-retry.js';
 
-export const TEST_TOKEN = 'test-token-0123456789';
+// At least MIN_API_TOKEN_LENGTH (32) characters: the API refuses shorter tokens.
+export const TEST_TOKEN = 'test-token-0123456789-abcdefghijklmnop';
 
 export interface HarnessOptions {
   provider?: 'anthropic' | 'openai';
@@ -40,6 +41,8 @@ export interface HarnessOptions {
   outbound?: OutboundAdapter[];
   /** The logger of the API and the worker (default: silent unless LOG_LEVEL), e.g. to read what was logged. */
   logger?: Logger;
+  /** false: the worker leaves the tools task queue to a separate tools service (lib/runtime/tools-service.ts). */
+  pollTools?: boolean;
 }
 
 export interface Harness {
@@ -101,7 +104,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   const baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
 
   const gateway = options.gateway
-    ? new Gateway({ config, channels, logger, db: database.db, env: options.gateway.env ?? {}, ...(options.gateway.retry ? { retry: options.gateway.retry } : {}) })
+    ? new Gateway({ config, channels, logger, db: database.db, temporal: env.client, env: options.gateway.env ?? {}, ...(options.gateway.retry ? { retry: options.gateway.retry } : {}) })
     : undefined;
   let running: Promise<void> | undefined;
   const harness: Harness = {
@@ -121,6 +124,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
         taskQueue,
         deps,
         workflowBundle: await testWorkflowBundle(),
+        ...(options.pollTools === false ? { pollTools: false } : {}),
       });
       running = worker.run();
       harness.worker = worker;
