@@ -2,6 +2,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { toRunSummary, type RunSummary, type UiLinkOptions } from './list.js';
 import { buildTimeline, type TimelineStep } from './timeline.js';
 import { LeakGuard, redactDeep } from '../security/leak-guard.js';
+import { decodeHistory } from '../temporal/decode-history.js';
 
 export interface RunDetail extends RunSummary {
   steps: TimelineStep[];
@@ -28,7 +29,8 @@ export async function getRunDetail(
     throw err;
   }
   // Pin the run the description is about, so the history matches it even if a new run starts.
-  const history = await client.workflow.getHandle(workflowId, description.runId).fetchHistory();
+  // Decoded through the client's codec: with `[temporal] encrypt_history` the server holds ciphertext.
+  const history = await decodeHistory(await client.workflow.getHandle(workflowId, description.runId).fetchHistory(), client.options.loadedDataConverter.payloadCodecs);
   const steps = buildTimeline(history, client.options.loadedDataConverter.payloadConverter);
   return redactDeep(guard, { ...toRunSummary(description, ui), steps });
 }

@@ -249,6 +249,12 @@ describe('history at rest', () => {
     expect((await withCookie(`spacebot_codec=${Math.floor(Date.now() / 1000) + 3600}.${'A'.repeat(43)}`)).status).toBe(401);
   });
 
+  test("the API's run timeline decodes the history through the codec", async () => {
+    const run = await api('GET', `/v1/runs/${encodeURIComponent('channel:main:webhook:private')}`);
+    expect(run.status).toBe(200);
+    expect(run.text).toContain(USER_TEXT);
+  });
+
   test('CORS preflights need no token but admit only the Temporal UI origin', async () => {
     const preflight = (origin: string) =>
       fetch(`${apiUrl}/v1/codec/decode`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type,x-namespace' } });
