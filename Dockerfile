@@ -23,6 +23,12 @@ ENV NODE_ENV=production \
     SPACEBOT_DATA_DIR=/data
 WORKDIR /app
 
+# bubblewrap: the sandbox every worker shell command runs in (docs/security.md#sandbox). Without it
+# (or without user namespaces: see the Docker security options there) the worker is not offered a shell.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends bubblewrap \
+ && rm -rf /var/lib/apt/lists/*
+
 # Production dependencies only. `tsx` stays among them because `npm start` runs the TypeScript
 # sources with it in development; the image never uses it (it runs the compiled dist/).
 COPY package.json package-lock.json ./

@@ -12,6 +12,7 @@ import { resolveApiToken } from './api-token.js';
 import { leakGuardOf } from '../security/leak-guard.js';
 import { setLogLeakGuard } from '../logger.js';
 import { openDatabase } from './database-runtime.js';
+import { announceSandbox } from '../sandbox/startup.js';
 import { loadMasterKeys } from '../secrets/master-key.js';
 import { openSecrets } from '../secrets/start.js';
 import { spacebotDataConverter } from '../temporal/data-converter.js';
@@ -53,6 +54,9 @@ export async function startSpacebot(config: SpacebotConfig, logger: Logger, role
     for (const stop of stops.reverse()) await stop().catch((err: unknown) => logger.error({ err }, 'error while stopping'));
   };
   try {
+    // Workers' shell and file tools: the sandbox probed once; its absence, or `none`, said in one line
+    // (and `none` as root refused) before anything starts (docs/security.md#sandbox).
+    if (roles.worker && (roles.tools ?? true)) announceSandbox(config.tools, logger);
     // One leak guard for the process: tool output, replies, drafts, timelines and every log line
     // (lib/security/leak-guard.ts).
     const leakGuard = leakGuardOf({ config });
