@@ -13,8 +13,9 @@ type Limiter = (request: FastifyRequest, reply: FastifyReply) => Promise<Fastify
  * limits below run as hooks of the /v1 scope in the order that matters (address before the token
  * check, so guessing tokens is capped too; token after it).
  */
-export async function registerRateLimitPlugin(app: FastifyInstance): Promise<void> {
-  await app.register(rateLimit, { global: false });
+export function registerRateLimitPlugin(app: FastifyInstance): void {
+  // Registered on `app` itself (the plugin is not encapsulated), so scopes registered after it see createRateLimit.
+  app.register(rateLimit, { global: false });
 }
 
 /** Requests per minute per client address (`request.ip`: the socket's peer unless a proxy is trusted). */

@@ -19,6 +19,9 @@ import { replayHistories, type HistoryReplayOutcome, type HistoryToReplay } from
 import { parseSince } from '../lib/runs/query.js';
 import { findRunsToReplay, runKey } from '../lib/runs/replay-runs.js';
 import { installTemporalRuntime } from '../lib/temporal/runtime-logger.js';
+import { findMasterKeys } from '../lib/secrets/master-key.js';
+import { decodeHistory } from '../lib/temporal/decode-history.js';
+import { AesGcmPayloadCodec } from '../lib/temporal/payload-codec.js';
 
 // stdout carries the report (JSON with --json); the SDK's own logging goes to stderr.
 installTemporalRuntime(pino({ level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2)));
@@ -92,6 +95,18 @@ try {
   fail(`cannot read from Temporal at ${address}: ${(err as Error).message}`);
 }
 await connection.close();
+
+// Histories recorded with `[temporal] encrypt_history` hold ciphertext: decoded with the master key
+// (SPACEBOT_MASTER_KEY, or the data dir's key file) before the replay worker sees them.
+try {
+  const keys = findMasterKeys(config.dataDir);
+  if (keys) {
+    const codecs = [new AesGcmPayloadCodec(keys, { encrypt: false })];
+    items = await Promise.all(items.map(async (item) => ({ ...item, history: await decodeHistory(item.history, codecs) })));
+  }
+} catch (err) {
+  fail(`cannot decode the encrypted history: ${(err as Error).message}`);
+}
 
 const outcomes: HistoryReplayOutcome[] = await replayHistories(items, entry);
 if (values.json) {

@@ -15,7 +15,11 @@ export function replayRunInChildProcess(opts: { address: string; namespace: stri
   const source = fileURLToPath(new URL('../../scripts/replay.ts', import.meta.url));
   const script = existsSync(compiled) ? [compiled] : ['--import', 'tsx', source];
   const args = [...script, opts.workflowId, '--run-id', opts.runId, '--json'];
-  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', TEMPORAL_ADDRESS: opts.address, TEMPORAL_NAMESPACE: opts.namespace, LOG_LEVEL: 'error' };
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', TEMPORAL_ADDRESS: opts.address, TEMPORAL_NAMESPACE: opts.namespace, LOG_LEVEL: 'error' };
+  // What the script needs to find the master key and decode encrypted history, as this process found it.
+  for (const name of ['SPACEBOT_MASTER_KEY', 'SPACEBOT_MASTER_KEY_PREVIOUS', 'SPACEBOT_DATA_DIR', 'SPACEBOT_CONFIG']) {
+    if (process.env[name]) env[name] = process.env[name];
+  }
   return new Promise((resolve, reject) => {
     execFile(process.execPath, args, { env, timeout: REPLAY_TIMEOUT_MS, maxBuffer: 4 * 1024 * 1024 }, (error, stdout, stderr) => {
       // Exit 1 means a replay failed, and its outcome is on stdout; anything else without output is ours.
