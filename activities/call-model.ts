@@ -79,7 +79,7 @@ export function makeCallModel(deps: ActivityDeps) {
       process === 'worker' ? undefined : loadMemoryContext(deps.db, agent.id, { chatId }),
     ]);
     const messages = withStatusBlock(stored, input.status);
-    const toolSet = toolsFor(deps.config, deps.db, agent, process);
+    const toolSet = toolsFor(deps.config, deps.db, agent, process, input.autonomy ?? agent.policy.autonomy);
     const stopTyping = process === 'channel' ? startTyping(deps.outbound, deps.logger, input.platform, input.conversationId) : () => undefined;
     let attempts: ModelAttempt[] = [];
     // Heartbeats let Temporal notice a dead worker within the heartbeat timeout instead of waiting

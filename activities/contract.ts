@@ -1,6 +1,7 @@
 import type { ChannelKey, InboundMessage, ReplyRecord } from '../workflows/channel-contract.js';
 import type { HeartbeatTarget } from '../workflows/heartbeat-contract.js';
 import type { AttemptRecord } from '../lib/llm/fallback.js';
+import type { Autonomy } from '../lib/policy/autonomy.js';
 
 /**
  * The activities' signatures as the workflows see them. Workflows import this file for types only,
@@ -65,6 +66,8 @@ export interface CallModelInput extends TurnPosition {
   replyTo?: string;
   /** The channel a branch or worker belongs to: the ledger attributes its cost there. */
   parentId?: string;
+  /** A worker's autonomy, fixed at its start (lib/policy/autonomy.ts); absent: the agent's. */
+  autonomy?: Autonomy;
 }
 
 export interface DeliverReplyInput extends TurnPosition, ChannelKey {

@@ -9,9 +9,11 @@ import { makeRecordInbound } from './record-inbound.js';
 import { makeRunTool } from './run-tool.js';
 import { makeIngestionActivities } from './ingestion.js';
 import { makeForkContext, makeRecordContext } from './process-context.js';
+import { makeApprovalActivities } from '../lib/policy/approval-activities.js';
+import type { ApprovalActivities } from '../workflows/approval-contract.js';
 
 /** All activities, bound to their dependencies; the worker registers this object. */
-export function createActivities(deps: ActivityDeps): ChannelActivities & HeartbeatActivities & CortexActivities & IngestionActivities & CompactionActivities {
+export function createActivities(deps: ActivityDeps): ChannelActivities & HeartbeatActivities & CortexActivities & IngestionActivities & CompactionActivities & ApprovalActivities {
   return {
     recordInbound: makeRecordInbound(deps),
     callModel: makeCallModel(deps),
@@ -24,6 +26,7 @@ export function createActivities(deps: ActivityDeps): ChannelActivities & Heartb
     ...makeCortexActivities(deps),
     ...makeIngestionActivities(deps),
     ...makeCompactionActivities(deps),
+    ...makeApprovalActivities(deps),
   };
 }
 

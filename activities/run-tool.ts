@@ -7,6 +7,7 @@ import { runCronTool, type CronToolInput } from '../lib/heartbeats/cron-tool.js'
 import { cronTool, reactTool } from '../lib/tools/channel-tools.js';
 import { isMemoryTool, memoryToolKey, runMemoryTool } from '../lib/tools/memory-tools.js';
 import { toolsFor } from '../lib/tools/process-tools.js';
+import { toolVerdict } from '../lib/policy/tool-filter.js';
 import { describeInvalidInput } from '../lib/tools/tool.js';
 import { capOutput } from '../lib/tools/workspace/output-cap.js';
 import { leakGuardOf } from '../lib/security/leak-guard.js';
@@ -45,6 +46,9 @@ export function makeRunTool(deps: ActivityDeps) {
     const agent = findAgent(deps.config, input.agentId);
     if (!agent) return { content: `Unknown agent ${input.agentId}.`, isError: true };
     const process = input.process ?? 'channel';
+    // The agent's tool policy: a model can call a tool it was never offered.
+    const policy = toolVerdict(agent.policy, agent.policy.autonomy, input.call.name);
+    if (!policy.allowed) return { content: policy.reason, isError: true };
     const tool = toolsFor(deps.config, deps.db, agent, process).find(input.call.name);
     if (!tool) return { content: `Unknown tool "${input.call.name}".`, isError: true };
     const parsed = tool.input.safeParse(input.call.input);

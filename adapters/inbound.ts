@@ -57,11 +57,36 @@ export interface AdapterStatus {
 
 export type InboundSink = (event: InboundEvent) => Promise<void>;
 
+/**
+ * Someone reacted to a message in a conversation: the gateway's input for deciding approvals by
+ * reaction (docs/security.md). Only added reactions are reported.
+ */
+export interface InboundReaction {
+  kind: string;
+  instance: string;
+  platform: string;
+  /**
+   * The conversation, as in InboundEvent; on Telegram the chat (a reaction does not say its forum
+   * topic), which also matches the chat's topics.
+   */
+  conversationId: string;
+  /** The platform id of the message reacted to. */
+  messageId: string;
+  user: { id: string; isBot: boolean };
+  /** The emoji added. */
+  emoji: string[];
+}
+
+export type ReactionSink = (reaction: InboundReaction) => Promise<void>;
+
 export interface InboundAdapter {
   readonly kind: string;
   readonly instance: string;
-  /** Connects and starts delivering events to `sink`; resolves once the first connection is up (or failed). */
-  start(sink: InboundSink): Promise<void>;
+  /**
+   * Connects and starts delivering events to `sink`; resolves once the first connection is up (or
+   * failed). Adapters that can also deliver reactions (to decide approvals) hand them to `reactions`.
+   */
+  start(sink: InboundSink, reactions?: ReactionSink): Promise<void>;
   stop(): Promise<void>;
   status(): AdapterStatus;
   /** The same instance's outbound side, registered with the worker's OutboundAdapters. */

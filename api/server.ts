@@ -6,6 +6,7 @@ import { limitPerAddress, limitPerToken, registerRateLimitPlugin, sendTooMany } 
 import { findBadText } from '../lib/text/hygiene.js';
 import { isResourceExhausted, RESOURCE_EXHAUSTED_RETRY_AFTER_SECONDS } from '../lib/temporal/resource-exhausted.js';
 import { registerAdapterRoutes } from './routes/adapters.js';
+import { registerApprovalRoutes } from './routes/approvals.js';
 import { registerCortexRoutes } from './routes/cortex.js';
 import { registerCodecRoutes } from './routes/codec.js';
 import { registerSecretRoutes } from './routes/secrets.js';
@@ -88,6 +89,7 @@ export function buildApi(ctx: ApiContext & StreamApiContext): FastifyInstance {
     registerMessageRoutes(v1, ctx);
     registerAdapterRoutes(v1, ctx);
     registerProcessRoutes(v1, ctx);
+    registerApprovalRoutes(v1, ctx);
     registerStreamRoutes(v1, ctx);
     registerRunRoutes(v1, ctx);
     registerHeartbeatRoutes(v1, ctx);

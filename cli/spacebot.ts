@@ -11,6 +11,8 @@
  *   spacebot runs show <workflowId> [--run-id r]
  *   spacebot replay <workflowId> [--run-id r] | --all [--since 24h]
  *   spacebot secrets list | set <NAME> (value on stdin) | delete <NAME>
+ *   spacebot approvals list <agent> [--status pending]
+ *   spacebot approvals approve|deny <agent> <id>
  *
  * Global: --url (SPACEBOT_URL, default http://127.0.0.1:3000), --token (SPACEBOT_API_TOKEN, else
  * data/api-token). Exit status: 0 done, 1 the server refused or failed, 2 bad usage.
@@ -23,6 +25,7 @@ import { parseArgs } from 'node:util';
 import { ApiClient, CliError } from './api-client.js';
 import { table } from './table.js';
 import { secrets } from './secrets.js';
+import { approvals } from './approvals.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 
@@ -37,6 +40,8 @@ const USAGE = `usage:
   spacebot runs show <workflowId> [--run-id r]
   spacebot replay <workflowId> [--run-id r] | --all [--since 24h]
   spacebot secrets list | set <NAME> (value on stdin, never an argument) | delete <NAME>
+  spacebot approvals list <agent> [--status pending]
+  spacebot approvals approve|deny <agent> <id>
 options: --url <api url> --token <api token>`;
 
 class UsageError extends Error {}
@@ -117,6 +122,13 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     case 'secrets set':
     case 'secrets delete': {
       const problem = await secrets(api, sub as string, positionals.slice(1), print);
+      if (problem) throw new UsageError(problem);
+      return 0;
+    }
+    case 'approvals list':
+    case 'approvals approve':
+    case 'approvals deny': {
+      const problem = await approvals(api, sub as string, positionals.slice(1), typeof values.status === 'string' ? values.status : undefined, print);
       if (problem) throw new UsageError(problem);
       return 0;
     }

@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, DEFAULT_MODELS, SHIPPED_PROMPTS_DIR, loadConfig } from '../lib/config/load.js';
+import { DEFAULT_AGENT_POLICY } from '../lib/policy/config.js';
 import { PROVIDER_IDS, type SpacebotConfig } from '../lib/config/types.js';
 
 /** Every test gets its own empty directory as cwd; all are removed at the end. */
@@ -75,6 +76,7 @@ describe('loadConfig defaults', () => {
       maxOutputTokens: 4096,
       processes: DEFAULT_PROCESSES,
       memoryToolsForWorkers: false,
+      policy: DEFAULT_AGENT_POLICY,
       streaming: undefined,
     });
     expect(config.server.port).toBe(3000);
@@ -354,6 +356,7 @@ max_llm_calls_per_turn = 2
         maxOutputTokens: 1000,
         processes: { ...DEFAULT_PROCESSES, queueMode: 'interrupt', maxWorkers: 2, workerTimeLimitMs: 5 * 60_000 },
         memoryToolsForWorkers: true,
+        policy: DEFAULT_AGENT_POLICY,
         streaming: undefined,
       },
       {
@@ -366,6 +369,7 @@ max_llm_calls_per_turn = 2
         maxOutputTokens: 4096,
         processes: { ...DEFAULT_PROCESSES, queueMode: 'followup' },
         memoryToolsForWorkers: false,
+        policy: DEFAULT_AGENT_POLICY,
         streaming: undefined,
       },
     ]);

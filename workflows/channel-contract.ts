@@ -1,5 +1,6 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { ProcessRecord } from './process-contract.js';
+import type { Autonomy } from '../lib/policy/autonomy.js';
 
 /**
  * The channel workflow's public contract: what the API and adapters send in and read out. Kept in a
@@ -29,6 +30,8 @@ export interface InboundMessage {
    * Direct messages (and callers that do not say) start their turn at once.
    */
   isDirect?: boolean;
+  /** Set by the gateway when the binding that routed the message overrides the agent's autonomy. */
+  autonomy?: Autonomy;
 }
 
 /**

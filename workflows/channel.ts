@@ -25,7 +25,7 @@ import { childId, startBranch, startCompactor, startWorker } from './children.js
 import { compactionAction } from './compaction-policy.js';
 import { decideNudge } from './nudge.js';
 import { ToolLoopGuard } from './tool-loop-guard.js';
-import { endsTurn, replyTextOf } from './turn-tools.js';
+import { endsTurn, replyTextOf, workerStartPermit } from './turn-tools.js';
 import { WEBHOOK_PLATFORM } from './platforms.js';
 import {
   MAX_MESSAGE_CHARS,
@@ -45,6 +45,7 @@ import {
 } from './channel-contract.js';
 import { followUpSignal, processFinishedSignal, processProgressSignal, type ProcessKind, type ProcessRecord } from './process-contract.js';
 import { ref, renderStatusBlock, resultMessage } from './status-block.js';
+import type { WorkerToolPolicy } from '../lib/policy/tool-filter.js';
 
 /** Message ids remembered for deduplication (carried across continue-as-new). */
 const SEEN_LIMIT = 2000;
@@ -214,6 +215,8 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
     const replies: ReplyRecord[] = [];
     turnReplies.set(turn, replies);
     let trigger = batch[batch.length - 1];
+    /** Every message the turn answers: all their senders must be allowed to start a worker. */
+    const answering = [...batch];
     const base = { channelId, turnSeq: turn, ...key };
     // The inbound write belongs to the turn's error handling: when it fails for good (its retries are
     // bounded) the user is told and the conversation goes on. Histories recorded before wrote it first.
@@ -276,7 +279,7 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
             if (screened.warning) handled.push(screened.warning);
             const replyText = replyTextOf(call);
             if (replyText !== undefined) return deliver(step, `tool:${call.id}`, replyText, 'reply', call.id, idx);
-            const own = await processTool(call, turn);
+            const own = await processTool(call, turn, answering);
             if (own !== undefined) return handled.push({ turnSeq: turn, step, idx: 1 + idx, role: 'tool', toolCallId: call.id, text: own.content, isError: own.isError });
             return runTool(base, step, idx, call, trigger);
           }),
@@ -293,6 +296,7 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
           for (const m of steered) messageTurn.set(m.messageId, turn);
           await localStorage.recordInbound({ ...base, messages: steered, step, idxBase: STEERED_IDX });
           trigger = steered[steered.length - 1];
+          answering.push(...steered);
         }
       }
     };
@@ -324,14 +328,17 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
    * start, signal or cancel child workflows. Undefined hands the call to the tool activity (which
    * explains malformed arguments to the model).
    */
-  const processTool = async (call: ToolCall, turn: number): Promise<ToolOutcome | undefined> => {
+  const processTool = async (call: ToolCall, turn: number, answering: InboundMessage[]): Promise<ToolOutcome | undefined> => {
     if (!PROCESS_TOOLS.has(call.name)) return undefined;
     const input = call.input;
     const taskType = typeof input.task_type === 'string' && /^[a-z0-9][a-z0-9_-]{0,39}$/.test(input.task_type) ? input.task_type : undefined;
     if (call.name === 'branch' && isText(input.question)) return spawn('branch', input.question, turn, { taskType });
     if (call.name === 'spawn_worker' && isText(input.task)) {
+      // Who may start workers, and with what autonomy and tools (docs/security.md).
+      const permit = await workerStartPermit(key, answering);
+      if (permit && !permit.allowed) return { content: permit.reason, isError: true };
       const brief = typeof input.brief === 'string' ? input.brief : undefined;
-      return spawn('worker', input.task, turn, { taskType, brief, interactive: input.interactive === true });
+      return spawn('worker', input.task, turn, { taskType, brief, interactive: input.interactive === true, toolPolicy: permit?.policy });
     }
     if (call.name === 'route' && typeof input.to === 'string' && isText(input.message)) {
       const p = findByRef(input.to);
@@ -385,7 +392,12 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
 
   const findByRef = (r: string) => processes.find((p) => ref(p) === r);
 
-  const spawn = async (kind: ProcessKind, task: string, turn: number, opts: { taskType?: string; brief?: string; interactive?: boolean }): Promise<ToolOutcome> => {
+  const spawn = async (
+    kind: ProcessKind,
+    task: string,
+    turn: number,
+    opts: { taskType?: string; brief?: string; interactive?: boolean; toolPolicy?: WorkerToolPolicy },
+  ): Promise<ToolOutcome> => {
     const limit = kind === 'branch' ? settings.maxBranches : settings.maxWorkers;
     const running = processes.filter((p) => p.kind === kind && isActive(p)).length;
     if (running >= limit) {
@@ -406,6 +418,7 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
         maxLlmCalls: settings.workerMaxLlmCalls,
         timeLimitMs: settings.workerTimeLimitMs,
         toolsTaskQueue: settings.toolsTaskQueue,
+        ...(opts.toolPolicy ? { toolPolicy: opts.toolPolicy } : {}),
       });
     }
     processes.push({ id, kind, n, task, startedAt: new Date().toISOString(), state: 'running', toolCalls: 0, interactive: opts.interactive, reported: true });

@@ -1,4 +1,5 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { WorkerToolPolicy } from '../lib/policy/tool-filter.js';
 
 /**
  * Branches and workers: the channel's child processes. A branch thinks about a question with a copy
@@ -46,6 +47,8 @@ export interface WorkerInput extends ProcessStart {
   timeLimitMs: number;
   /** Where the worker's tool activities run (their own task queue). */
   toolsTaskQueue: string;
+  /** Autonomy and tool lists fixed at the start (docs/security.md); absent in workers started before policies. */
+  toolPolicy?: WorkerToolPolicy;
 }
 
 /** A child's progress, signalled to the channel: tool calls so far and the latest `set_status`. */

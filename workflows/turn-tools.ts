@@ -1,4 +1,10 @@
+import { patched, proxyLocalActivities } from '@temporalio/workflow';
 import type { ToolCall } from '../activities/contract.js';
+import { STORAGE_OPTIONS } from './activity-options.js';
+import type { ApprovalActivities, WorkerStartPermit } from './approval-contract.js';
+import type { ChannelKey, InboundMessage } from './channel-contract.js';
+
+const policy = proxyLocalActivities<ApprovalActivities>(STORAGE_OPTIONS);
 
 /**
  * How a turn reads the model's tool calls, shared by every workflow that runs turns (channels,
@@ -18,4 +24,18 @@ export function replyTextOf(call: ToolCall): string | undefined {
 /** True when every call was a well-formed reply or a skip: the turn is over. */
 export function endsTurn(calls: ToolCall[]): boolean {
   return calls.every((c) => TERMINAL_TOOLS.has(c.name) && (c.name !== 'reply' || replyTextOf(c) !== undefined));
+}
+
+/**
+ * Whether the message a turn answers may start a worker, and with what tool policy (an activity:
+ * the config as it is now). Undefined in histories recorded before the check: no check, as then.
+ */
+export async function workerStartPermit(key: ChannelKey, answering: InboundMessage[]): Promise<WorkerStartPermit | undefined> {
+  if (!patched('spawn-worker-permission')) return undefined;
+  return policy.checkWorkerStart({
+    agentId: key.agentId,
+    platform: key.platform,
+    senders: answering.map((m) => m.sender?.id ?? null),
+    bindingAutonomies: answering.flatMap((m) => (m.autonomy ? [m.autonomy] : [])),
+  });
 }

@@ -14,6 +14,7 @@ import { LLM_OPTIONS, STORAGE_OPTIONS, TOOL_OPTIONS, WORKER_TOOL_OPTIONS } from 
 import { followUpSignal, processStatusQuery, type ProcessResult, type WorkerInput } from './process-contract.js';
 import { failureText, reportFinished, reportProgress } from './process-reporting.js';
 import { ToolLoopGuard } from './tool-loop-guard.js';
+import { approvalGate } from './approval-gate.js';
 import { isWorkspaceTool } from './workspace-tools.js';
 
 const storage = proxyLocalActivities<ChannelActivities>(STORAGE_OPTIONS);
@@ -41,6 +42,8 @@ export async function workerWorkflow(input: WorkerInput): Promise<ProcessResult>
   const register = { agentId: input.agentId, platform: input.platform, conversationId: input.conversationId, parentId: input.parentId, process: 'worker' as const };
   // Reporting the same status twice is not a loop.
   const guard = new ToolLoopGuard({ exempt: ['set_status'] });
+  // The tool policy the worker started with; in a supervised worker, approvals (docs/security.md).
+  const gate = approvalGate(input);
   const followUps: string[] = [];
   let llmCalls = 0;
   let toolCalls = 0;
@@ -63,7 +66,7 @@ export async function workerWorkflow(input: WorkerInput): Promise<ProcessResult>
     let nudges = 0;
     for (let step = 1; llmCalls < input.maxLlmCalls; step++) {
       const result = await llm.callModel.executeWithOptions({ summary: `worker ${input.n}: LLM call ${llmCalls + 1}` }, [
-        { channelId: input.id, turnSeq: turn, step, agentId: input.agentId, process: 'worker', taskType: input.taskType, parentId: input.parentId },
+        { channelId: input.id, turnSeq: turn, step, agentId: input.agentId, process: 'worker', taskType: input.taskType, parentId: input.parentId, autonomy: input.toolPolicy?.autonomy },
       ]);
       llmCalls++;
       if (result.text.trim()) lastText = result.text.trim();
@@ -91,6 +94,8 @@ export async function workerWorkflow(input: WorkerInput): Promise<ProcessResult>
             }
             return entries.push({ ...at, text: set.done ? 'Outcome recorded. Finish now (answer without tools).' : 'Status updated.' });
           }
+          const refused = await gate?.screen(call, { turn, step, idx }, toolCalls);
+          if (refused !== undefined) return entries.push({ ...at, text: refused, isError: true });
           const summary = { summary: `worker ${input.n}: tool ${call.name}` };
           const args = { channelId: input.id, turnSeq: turn, step, agentId: input.agentId, idx, call, process: 'worker' as const, parentId: input.parentId, platform: input.platform, conversationId: input.conversationId };
           if (!patched('worker-tools-without-db')) return tools.runTool.executeWithOptions(summary, [args]);

@@ -1,11 +1,12 @@
 import { Bot, GrammyError } from 'grammy';
 import type { Update, UserFromGetMe } from 'grammy/types';
 import type { Logger } from '../../lib/logger.js';
-import type { AdapterState, AdapterStatus, InboundAdapter, InboundEvent, InboundSink } from '../inbound.js';
+import type { AdapterState, AdapterStatus, InboundAdapter, InboundEvent, InboundSink, ReactionSink } from '../inbound.js';
 import { platformKey } from '../platform-key.js';
 import { telegramTokenEnv, type TelegramInstanceConfig } from './config.js';
 import { scrubToken, toPlatformError } from './errors.js';
 import { normalizeUpdate } from './normalize.js';
+import { normalizeReaction } from './reaction.js';
 import { TelegramOutbound } from './outbound.js';
 
 const KIND = 'telegram';
@@ -31,6 +32,8 @@ export class TelegramAdapter implements InboundAdapter {
   private offset: number | undefined;
   private abort = new AbortController();
   private loop: Promise<void> | undefined;
+  /** Where reactions go (approvals); without it they are not even asked for. */
+  private reactions: ReactionSink | undefined;
 
   constructor(
     readonly instance: string,
@@ -66,8 +69,9 @@ export class TelegramAdapter implements InboundAdapter {
     };
   }
 
-  async start(sink: InboundSink): Promise<void> {
+  async start(sink: InboundSink, reactions?: ReactionSink): Promise<void> {
     if (this.loop) return;
+    this.reactions = reactions;
     this.abort = new AbortController();
     this.setState('starting');
     const connected = await this.connect();
@@ -106,7 +110,7 @@ export class TelegramAdapter implements InboundAdapter {
       }
       try {
         const updates = await this.bot.api.getUpdates(
-          { ...(this.offset !== undefined ? { offset: this.offset } : {}), timeout: this.config.poll_timeout_seconds, allowed_updates: ['message'] },
+          { ...(this.offset !== undefined ? { offset: this.offset } : {}), timeout: this.config.poll_timeout_seconds, allowed_updates: this.reactions ? ['message', 'message_reaction'] : ['message'] },
           this.signal(),
         );
         if (this.state !== 'connected') this.setState('connected');
@@ -134,6 +138,10 @@ export class TelegramAdapter implements InboundAdapter {
   private async dispatch(updates: Update[], sink: InboundSink): Promise<boolean> {
     const byConversation = new Map<string, { updateId: number; event: InboundEvent }[]>();
     for (const update of updates) {
+      if (update.message_reaction) {
+        await this.deliverReaction(update);
+        continue;
+      }
       const verdict = normalizeUpdate(update, { kind: KIND, instance: this.instance, platform: this.platform, bot: this.me!, filters: this.config, now: new Date() });
       if (!verdict.accept) {
         this.log().debug({ updateId: update.update_id, reason: verdict.reason }, 'Telegram update ignored');
@@ -169,6 +177,20 @@ export class TelegramAdapter implements InboundAdapter {
         this.log().warn({ messageId: event.messageId, error: scrubToken((err as Error).message, this.token) }, 'gateway did not accept the message; it will be polled again');
       }
       return false;
+    }
+  }
+
+  /**
+   * Hands a reaction to the gateway. It is not retried: a reaction lost to an outage is made again by
+   * its user, while holding the offset back for it would hold back every message behind it.
+   */
+  private async deliverReaction(update: Update): Promise<void> {
+    const reaction = this.reactions ? normalizeReaction(update, { kind: KIND, instance: this.instance, platform: this.platform }) : undefined;
+    if (!reaction || !this.reactions) return;
+    try {
+      await this.reactions(reaction);
+    } catch (err) {
+      this.log().warn({ updateId: update.update_id, error: scrubToken((err as Error).message, this.token) }, 'gateway did not take the reaction; dropped');
     }
   }
 

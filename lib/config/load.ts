@@ -12,6 +12,7 @@ import { resolveMemory } from '../memory/embedders/config.js';
 import { resolveSandboxSettings } from '../sandbox/config.js';
 import {
   NATIVE_PROVIDER_IDS,
+import { resolveAgentPolicy } from '../policy/config.js';
   PROCESS_TYPES,
   PROVIDER_IDS,
   PROVIDER_PRESETS,
@@ -165,6 +166,9 @@ function resolveConfig(cfg: ConfigFile, env: NodeJS.ProcessEnv, cwd: string, fil
       memoryToolsForWorkers: a.memory_tools_for_workers ?? cfg.defaults?.memory_tools_for_workers ?? false,
     };
   });
+      policy: resolveAgentPolicy(a, `agents.${i}`, (message) => {
+        throw new ConfigError(`${file ?? 'configuration'}: ${message}`);
+      }),
   return {
     source: file,
     dataDir,

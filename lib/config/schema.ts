@@ -9,6 +9,7 @@ import { memorySchema } from '../memory/embedders/config.js';
 import { sandboxSchemaFields } from '../sandbox/config.js';
 
 /**
+import { agentPolicyShape } from '../policy/config.js';
  * The shape of `spacebot.toml`. Every object is strict so a misspelt key stops start-up with its
  * path named instead of being silently ignored. Keys are snake_case as is usual in TOML.
  */
@@ -87,6 +88,8 @@ const agentSchema = z
     ...processSettingsShape,
     id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, "-" and "_", at most 63'),
     name: z.string().min(1).optional(),
+    /** Autonomy and tool policy: lib/policy/config.ts, docs/security.md. */
+    ...agentPolicyShape,
     model: modelRef.optional(),
     /** Directory with CHANNEL.md and friends that override the shipped prompts. */
     prompts_dir: z.string().optional(),

@@ -5,6 +5,7 @@ import type { ApiLimits } from './api-limits.js';
 import type { AdapterInstanceConfig, BindingConfig, GatewayConfig } from '../gateway/config.js';
 import type { CortexConfig } from '../cortex/config.js';
 import type { MemoryConfig } from '../memory/embedders/config.js';
+import type { AgentPolicy } from '../policy/config.js';
 import type { SandboxSettings } from '../sandbox/config.js';
 /** The resolved, validated configuration the rest of the code reads (camelCase, defaults applied). */
 
@@ -80,6 +81,8 @@ export interface AgentConfig {
   processes: AgentProcessSettings;
   /** Workers get the memory tools too. */
   memoryToolsForWorkers: boolean;
+  /** Autonomy, tool allow/deny lists, who may start workers and approve (docs/security.md). */
+  policy: AgentPolicy;
   /** `false` turns streaming off (`[[agents]] streaming` / `[defaults] streaming`); absent means on. */
   streaming?: boolean;
 }

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { ADAPTER_KINDS } from '../../adapters/registry.js';
 import { platformKey } from '../../adapters/platform-key.js';
+import type { Autonomy } from '../policy/autonomy.js';
+import { autonomySchema } from '../policy/config.js';
 
 /**
  * The gateway's part of spacebot.toml:
@@ -42,6 +44,8 @@ export const bindingSchema = z
     thread: platformId.optional(),
     /** true: direct messages only; false: never direct messages. */
     direct: z.boolean().optional(),
+    /** Overrides the agent's autonomy for the conversations this binding routes (docs/security.md). */
+    autonomy: autonomySchema.optional(),
   })
   .strict();
 
@@ -75,6 +79,7 @@ export interface BindingConfig {
   channel?: string;
   thread?: string;
   direct?: boolean;
+  autonomy?: Autonomy;
 }
 
 export interface GatewayConfig {

@@ -1,5 +1,6 @@
+import type { Client } from '@temporalio/client';
 import type { Kysely } from 'kysely';
-import type { AdapterStatus, InboundAdapter, InboundEvent } from '../../adapters/inbound.js';
+import type { AdapterStatus, InboundAdapter, InboundEvent, InboundReaction } from '../../adapters/inbound.js';
 import type { OutboundAdapter } from '../../adapters/outbound.js';
 import { platformKey } from '../../adapters/platform-key.js';
 import { createAdapter } from '../../adapters/registry.js';
@@ -9,6 +10,7 @@ import type { Database } from '../db/schema.js';
 import type { Logger } from '../logger.js';
 import { routeEvent } from './bindings.js';
 import { cleanText } from '../text/hygiene.js';
+import { decideByReaction } from '../policy/approval-decisions.js';
 import { writeAdapterStatuses } from './status-store.js';
 import { DEFAULT_SUBMIT_RETRY, GatewayStoppingError, retryUntilAccepted, type RetryPolicy } from './submit-retry.js';
 
@@ -23,6 +25,8 @@ export interface GatewayOptions {
   adapters?: InboundAdapter[];
   env?: NodeJS.ProcessEnv;
   retry?: RetryPolicy;
+  /** With `db`: reactions on approval notices decide them (docs/security.md); absent: reactions are not read. */
+  temporal?: Client;
 }
 
 export type GatewayAdapterStatus = AdapterStatus & { platform: string };
@@ -62,7 +66,8 @@ export class Gateway {
     await Promise.all(
       this.adapters.map(async (adapter) => {
         try {
-          await adapter.start((event) => this.accept(event));
+          const { db, temporal } = this.options;
+          await adapter.start((event) => this.accept(event), db && temporal ? (reaction) => this.acceptReaction(reaction) : undefined);
         } catch (err) {
           // One broken account must not keep the others (or the process) down; its status says why.
           log.error({ kind: adapter.kind, instance: adapter.instance, error: (err as Error).message }, 'adapter failed to start');
@@ -93,6 +98,7 @@ export class Gateway {
       return;
     }
     const agentId = route.agentId;
+    const binding = typeof route.binding === 'number' ? this.options.config.bindings[route.binding] : undefined;
     try {
       const outcome = await retryUntilAccepted(
         () =>
@@ -108,6 +114,8 @@ export class Gateway {
               sender: { id: cleanText(event.sender.id), ...(event.sender.name ? { name: cleanText(event.sender.name) } : {}) },
               receivedAt: event.receivedAt,
               isDirect: event.coordinates.isDirect,
+              // The binding's autonomy override travels with the message to the worker it may start.
+              ...(binding?.autonomy ? { autonomy: binding.autonomy } : {}),
             },
           }),
         {
@@ -121,6 +129,19 @@ export class Gateway {
       if (err instanceof GatewayStoppingError) throw err;
       // The workflow refused this message for good: acknowledge it, or the adapter would be stuck on it.
       log.error({ agent: agentId, error: (err as Error).message }, 'channel workflow rejected the message; dropped');
+    }
+  }
+
+  /** A reaction: it may decide a pending approval; any failure is logged, never fatal to the adapter. */
+  private async acceptReaction(reaction: InboundReaction): Promise<void> {
+    const { db, temporal, config, logger } = this.options;
+    if (!db || !temporal) return;
+    const log = logger.child({ component: 'gateway', platform: reaction.platform, conversation: reaction.conversationId });
+    try {
+      const outcome = await decideByReaction({ config, db, temporal, logger: log }, reaction);
+      if (outcome && !outcome.ok) log.info({ reason: outcome.message }, 'reaction did not decide the approval');
+    } catch (err) {
+      log.warn({ error: (err as Error).message }, 'could not decide an approval by reaction');
     }
   }
 

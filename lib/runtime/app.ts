@@ -86,7 +86,7 @@ export async function startSpacebot(config: SpacebotConfig, logger: Logger, role
     // adapters connect only when the gateway role starts them).
     const gateway =
       config.adapters.length > 0 && (roles.worker || roles.gateway)
-        ? new Gateway({ config, channels: new ChannelClient(temporal.client, config), logger, db: database.db })
+        ? new Gateway({ config, channels: new ChannelClient(temporal.client, config), logger, db: database.db, temporal: temporal.client })
         : undefined;
 
     // Probed once for both roles (the API saves memories too): if it does not work, one warning, and

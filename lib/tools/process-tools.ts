@@ -8,6 +8,8 @@ import { makeChannelRecallTool } from './channel-recall.js';
 import { MEMORY_TOOLS } from './memory-tools.js';
 import { defineTool, toolDefinition, type Tool } from './tool.js';
 import { makeWorkerTools } from './workspace/index.js';
+import { DEFAULT_AUTONOMY, type Autonomy } from '../policy/autonomy.js';
+import { filterTools } from '../policy/tool-filter.js';
 
 /** Which kind of process a tool set is for (the channel, a branch, a worker). */
 export type ToolProcess = 'channel' | 'branch' | 'worker';
@@ -47,16 +49,18 @@ const cache = new WeakMap<SpacebotConfig, Map<string, ToolSet>>();
 /**
  * The tools a process may call. Channel: conversation tools. Branch: memory and older transcript.
  * Worker: task tools confined to the workspace, `set_status`, and memory tools when the agent allows.
+ * The agent's tool policy and the process's autonomy then take tools away (lib/policy/tool-filter.ts).
  */
-export function toolsFor(config: SpacebotConfig, db: Kysely<Database>, agent: AgentConfig, process: ToolProcess): ToolSet {
+export function toolsFor(config: SpacebotConfig, db: Kysely<Database>, agent: AgentConfig, process: ToolProcess, autonomy: Autonomy = DEFAULT_AUTONOMY): ToolSet {
   let perConfig = cache.get(config);
   if (!perConfig) cache.set(config, (perConfig = new Map()));
-  const key = `${process}:${process === 'worker' && agent.memoryToolsForWorkers ? 'memory' : ''}`;
+  const key = `${agent.id}:${autonomy}:${process}:${process === 'worker' && agent.memoryToolsForWorkers ? 'memory' : ''}`;
   let set = perConfig.get(key);
   if (!set) {
     if (process === 'channel') set = toolSet(CHANNEL_TOOLS);
     else if (process === 'branch') set = toolSet([makeChannelRecallTool(db) as Tool, ...MEMORY_TOOLS]);
     else set = toolSet([...makeWorkerTools(config.tools), setStatusTool as Tool, ...(agent.memoryToolsForWorkers ? MEMORY_TOOLS : [])]);
+    set = toolSet(filterTools(set.tools, agent.policy, autonomy));
     perConfig.set(key, set);
   }
   return set;

@@ -59,6 +59,8 @@ export interface FakeTelegram {
   chatActions: { chat_id: number; action: string }[];
   /** Queues a user message as an update; returns its update_id and message_id. */
   inject(message: InjectMessage): { updateId: number; messageId: number };
+  /** Queues a `message_reaction` update: `user` now reacts with `emoji` (added to what they had) on a message. */
+  injectReaction(reaction: { chat: FakeChat; user: FakeUser; messageId: number; emoji: string[]; old?: string[] }): { updateId: number };
   /** Queues several messages at once, so one getUpdates answer carries them all. */
   injectBatch(messages: InjectMessage[]): { updateId: number; messageId: number }[];
   /** A later call of `method` fails once with this error: the next one, or the one after `skip` successful calls. */
@@ -72,7 +74,8 @@ export interface FakeTelegram {
 
 interface Update {
   update_id: number;
-  message: Record<string, unknown>;
+  message?: Record<string, unknown>;
+  message_reaction?: Record<string, unknown>;
 }
 
 interface Poll {
@@ -111,6 +114,23 @@ export async function startFakeTelegram(options: { port?: number; token?: string
     chatActions: [],
     inject(message) {
       return fake.injectBatch([message])[0]!;
+    },
+    injectReaction(reaction) {
+      const emoji = (list: string[]) => list.map((e) => ({ type: 'emoji', emoji: e }));
+      const update: Update = {
+        update_id: ++updateSeq,
+        message_reaction: {
+          chat: reaction.chat,
+          message_id: reaction.messageId,
+          user: reaction.user,
+          date: Math.floor(Date.now() / 1000),
+          old_reaction: emoji(reaction.old ?? []),
+          new_reaction: emoji([...(reaction.old ?? []), ...reaction.emoji]),
+        },
+      };
+      updates.push(update);
+      wakePolls();
+      return { updateId: update.update_id };
     },
     injectBatch(messages) {
       const queued = messages.map(queueMessage);

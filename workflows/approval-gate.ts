@@ -1,0 +1,66 @@
+import { condition, patched, proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
+import type { ToolCall } from '../activities/contract.js';
+import { isWriteTool } from '../lib/policy/autonomy.js';
+import { refusalText } from '../lib/policy/approval-text.js';
+import { toolVerdict, type WorkerToolPolicy } from '../lib/policy/tool-filter.js';
+import { STORAGE_OPTIONS } from './activity-options.js';
+import { approvalDecidedSignal, type ApprovalActivities } from './approval-contract.js';
+import type { WorkerInput } from './process-contract.js';
+import { reportProgress } from './process-reporting.js';
+
+// The notice goes to a chat platform, which may rate-limit: a regular activity, retried by the server.
+const notify = proxyActivities<ApprovalActivities>(STORAGE_OPTIONS);
+const local = proxyLocalActivities<ApprovalActivities>(STORAGE_OPTIONS);
+
+/**
+ * A worker's tool gate. Every call is checked against the policy the worker started with (a model
+ * can call a tool it was never offered; this holds whichever activity would run it). In a supervised
+ * worker a shell command or a file write or edit then waits: an approval is recorded and announced
+ * in the conversation, and the worker waits, durably, for the decision signal or the timeout (which
+ * denies). Any number of calls may wait at once.
+ */
+export class ApprovalGate {
+  private readonly decided = new Set<string>();
+
+  constructor(
+    private readonly input: WorkerInput,
+    private readonly policy: WorkerToolPolicy,
+  ) {
+    if (policy.autonomy === 'supervised') setHandler(approvalDecidedSignal, ({ id }) => void this.decided.add(id));
+  }
+
+  /** Undefined: run the call. Otherwise the text the model reads instead of the tool's result. */
+  async screen(call: ToolCall, at: { turn: number; step: number; idx: number }, toolCalls: number): Promise<string | undefined> {
+    const verdict = toolVerdict(this.policy, this.policy.autonomy, call.name);
+    if (!verdict.allowed) return verdict.reason;
+    if (this.policy.autonomy !== 'supervised' || !isWriteTool(call.name)) return undefined;
+    const { input } = this;
+    const { id, timeoutMs } = await notify.requestApproval.executeWithOptions({ summary: `worker ${input.n}: approval for ${call.name}` }, [
+      {
+        agentId: input.agentId,
+        workerId: input.id,
+        workerRef: `worker/${input.n}`,
+        channelId: input.parentId,
+        platform: input.platform,
+        conversationId: input.conversationId,
+        key: `${input.id}:${at.turn}:${at.step}:${at.idx}:${call.id}`,
+        call,
+      },
+    ]);
+    await reportProgress(input.parentId, { id: input.id, toolCalls, status: `Waiting for approval [${id}] of ${call.name}` });
+    const woken = await condition(() => this.decided.has(id), Math.max(timeoutMs, 1));
+    const status = await local.settleApproval({ id, timedOut: !woken });
+    if (status === 'approved') return undefined;
+    if (status === 'pending') return refusalText(call.name, 'timed_out', timeoutMs);
+    return refusalText(call.name, status, timeoutMs);
+  }
+}
+
+/**
+ * The gate of a worker started with a tool policy. Workers recorded before policies carry none, and
+ * the patch keeps the gate out of their replay all the same.
+ */
+export function approvalGate(input: WorkerInput): ApprovalGate | undefined {
+  if (!input.toolPolicy || !patched('worker-approval-gate')) return undefined;
+  return new ApprovalGate(input, input.toolPolicy);
+}
