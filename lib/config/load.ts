@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { resolveNetwork } from '../net/config.js';
 import path from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import type { z } from 'zod';
@@ -206,6 +207,7 @@ function resolveConfig(cfg: ConfigFile, env: NodeJS.ProcessEnv, cwd: string, fil
       throw new ConfigError(`${file ?? 'configuration'}: ${message}`);
     }),
     cortex: resolveCortex(cfg.cortex),
+    network: resolveNetwork(cfg.network),
     memory: resolveMemory(cfg.memory, { env, cwd, dataDir, openaiBaseUrl: providers.openai.baseUrl }),
     tools: {
       ...resolveSandboxSettings(cfg.tools),

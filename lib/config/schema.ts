@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { networkSchema } from '../net/config.js';
 import { PROCESS_TYPES, PROVIDER_IDS, type ProcessType } from './types.js';
 import { heartbeatConfigSchema, heartbeatDefaultsSchema } from '../heartbeats/config.js';
 import { apiLimitsSchemaFields } from './api-limits.js';
@@ -162,6 +163,8 @@ export const configFileSchema = z
     cortex: cortexSchema.optional(),
     /** `[memory]`: the embedder (lib/memory/embedders/config.ts, docs/memory.md). */
     memory: memorySchema.optional(),
+    /** `[network]`: allow-list of the outbound URL guard and the workers' egress proxy (lib/net/config.ts, docs/security.md). */
+    network: networkSchema.optional(),
     /** `[tools]`: how workers' task tools run (lib/tools/workspace/). */
     tools: z
       .object({

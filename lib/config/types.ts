@@ -7,6 +7,7 @@ import type { CortexConfig } from '../cortex/config.js';
 import type { MemoryConfig } from '../memory/embedders/config.js';
 import type { AgentPolicy } from '../policy/config.js';
 import type { SandboxSettings } from '../sandbox/config.js';
+import type { NetworkConfig } from '../net/config.js';
 /** The resolved, validated configuration the rest of the code reads (camelCase, defaults applied). */
 
 /** Providers with their own SDK. */
@@ -174,6 +175,8 @@ export interface SpacebotConfig {
   gateway: GatewayConfig;
   /** `[cortex]`: see docs/memory.md. */
   cortex: CortexConfig;
+  /** `[network]`: what outbound fetches and the workers' egress proxy may reach besides public addresses (docs/security.md). */
+  network: NetworkConfig;
   /** `[memory]` (the embedder): see docs/memory.md. */
   memory: MemoryConfig;
   /** `[tools]`: sandboxing, shell timeout and output cap of the workers' task tools. */

@@ -1,0 +1,106 @@
+import { createServer, type Server } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { parseAllowList } from '../../lib/net/allow-list.js';
+import { EgressProxy } from '../../lib/net/egress-proxy.js';
+import { setWorkerEgressProxy, workerEgressExtras } from '../../lib/net/sandbox-egress.js';
+import { createLogger } from '../../lib/logger.js';
+import { runShellCommand } from '../../lib/tools/workspace/shell.js';
+
+/**
+ * Issue 13, "network": with `[tools] network = "guarded"` a sandboxed shell reaches out only through
+ * the egress proxy. Real traffic only to 127.0.0.1: "site" plays the internet (allowed with its port
+ * in `[network] allow`), "internal" a service on another loopback port, as the database or Temporal
+ * would be. Other forbidden ranges are covered by test/net/ (no packet is sent to them).
+ */
+
+interface Listening {
+  server: Server;
+  port: number;
+  hits: string[];
+}
+
+function listen(text: string): Promise<Listening> {
+  const hits: string[] = [];
+  const server = createServer((req, res) => {
+    hits.push(`${req.method} ${req.url}`);
+    res.end(text);
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as AddressInfo).port, hits })));
+}
+
+let site: Listening;
+let internal: Listening;
+let proxy: EgressProxy;
+let workspace: string;
+
+beforeAll(async () => {
+  site = await listen('hello from the internet');
+  internal = await listen('internal secret');
+  proxy = await EgressProxy.start({ policy: { allow: parseAllowList([`127.0.0.1:${site.port}`]) }, logger: createLogger('egress-test', 'silent') });
+  setWorkerEgressProxy(proxy);
+  workspace = mkdtempSync(path.join(os.tmpdir(), 'spacebot-egress-ws-'));
+});
+afterAll(async () => {
+  setWorkerEgressProxy(undefined);
+  await proxy?.stop();
+  site?.server.close();
+  internal?.server.close();
+  if (workspace) rmSync(workspace, { recursive: true, force: true });
+});
+beforeEach(() => {
+  site.hits.length = 0;
+  internal.hits.length = 0;
+});
+
+/** Runs a command in the worker sandbox the way the shell tool does with `network = "guarded"`. */
+async function sandboxed(command: string): Promise<string> {
+  const result = await runShellCommand({ command, workspace, timeoutMs: 60_000, sandbox: 'bwrap', sandboxExtras: workerEgressExtras() });
+  return result.output;
+}
+
+test('an allowed destination is reached through the proxy, over plain http and through CONNECT', async () => {
+  const out = await sandboxed(`curl -sS -m 10 http://127.0.0.1:${site.port}/plain; echo; curl -sS -m 10 --proxytunnel http://127.0.0.1:${site.port}/tunnel; echo; echo "proxy=$HTTPS_PROXY"`);
+  expect(out).toContain('hello from the internet\nhello from the internet\n');
+  expect(out).toContain('proxy=http://127.0.0.1:3128');
+  expect(site.hits).toEqual(['GET /plain', 'GET /tunnel']);
+});
+
+test('another loopback port is refused by the proxy, by address and by a name resolving to 127.0.0.1, with and without CONNECT', async () => {
+  const out = await sandboxed(
+    [
+      `curl -sS -m 10 http://127.0.0.1:${internal.port}/a`,
+      `curl -sS -m 10 http://localhost:${internal.port}/b`,
+      `curl -sS -m 10 http://[::ffff:127.0.0.1]:${internal.port}/c`,
+      `curl -sS -m 10 --proxytunnel http://127.0.0.1:${internal.port}/d 2>&1`,
+      `curl -sS -m 10 -o /dev/null -w '%{http_code}\\n' http://127.0.0.1:${internal.port}/e`,
+    ].join('; echo; '),
+  );
+  expect(out).toContain('refused: loopback address 127.0.0.1');
+  expect(out).toContain('refused: localhost resolves to a loopback address');
+  expect(out).toContain('refused: IPv4-mapped IPv6 address');
+  expect(out).toMatch(/CONNECT tunnel failed, response 403/);
+  expect(out).toMatch(/^403$/m);
+  expect(out).not.toContain('internal secret');
+  expect(internal.hits).toEqual([]);
+});
+
+test('without the proxy nothing inside the sandbox can connect, not even to the allowed destination', async () => {
+  const out = await sandboxed(
+    [
+      `curl -sS -m 5 --noproxy '*' http://127.0.0.1:${site.port}/direct 2>&1; echo "curl=$?"`,
+      `(exec 3<>/dev/tcp/127.0.0.1/${internal.port}) 2>/dev/null && echo tcp=open || echo tcp=closed`,
+    ].join('; '),
+  );
+  expect(out).toMatch(/curl=(7|28)/);
+  expect(out).toContain('tcp=closed');
+  expect(site.hits).toEqual([]);
+  expect(internal.hits).toEqual([]);
+});
+
+test('the forwarder cannot be replaced from inside the sandbox', async () => {
+  const out = await sandboxed(`echo 'process.exit(0)' > /run/spacebot-egress/forwarder.mjs 2>/dev/null && echo replaced || echo read-only`);
+  expect(out).toContain('read-only');
+});
