@@ -75,7 +75,16 @@ try {
 } catch (err) {
   fail(`cannot reach Temporal at ${address}: ${(err as Error).message}`);
 }
-const client = new Client({ connection, namespace });
+// Histories recorded with `[temporal] encrypt_history` hold ciphertext (memo included): the master
+// key (SPACEBOT_MASTER_KEY, or the data dir's key file) decodes them, never encodes anything here.
+let codecs: AesGcmPayloadCodec[] = [];
+try {
+  const keys = findMasterKeys(config.dataDir);
+  if (keys) codecs = [new AesGcmPayloadCodec(keys, { encrypt: false })];
+} catch (err) {
+  fail((err as Error).message);
+}
+const client = new Client({ connection, namespace, dataConverter: { payloadCodecs: codecs } });
 
 let items: HistoryToReplay[];
 try {
@@ -96,14 +105,9 @@ try {
 }
 await connection.close();
 
-// Histories recorded with `[temporal] encrypt_history` hold ciphertext: decoded with the master key
-// (SPACEBOT_MASTER_KEY, or the data dir's key file) before the replay worker sees them.
+// fetchHistory() gives what the server stores: decoded before the replay worker sees it.
 try {
-  const keys = findMasterKeys(config.dataDir);
-  if (keys) {
-    const codecs = [new AesGcmPayloadCodec(keys, { encrypt: false })];
-    items = await Promise.all(items.map(async (item) => ({ ...item, history: await decodeHistory(item.history, codecs) })));
-  }
+  items = await Promise.all(items.map(async (item) => ({ ...item, history: await decodeHistory(item.history, codecs) })));
 } catch (err) {
   fail(`cannot decode the encrypted history: ${(err as Error).message}`);
 }
