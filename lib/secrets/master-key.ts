@@ -44,6 +44,15 @@ export function loadMasterKeys(dataDir: string, env: NodeJS.ProcessEnv = process
   return { current, ...(previous ? { previous } : {}), source };
 }
 
+/**
+ * The keys when some exist (SPACEBOT_MASTER_KEY, or a key file already in the data dir), without
+ * creating one: for tools that only read, like the replay script decoding encrypted history.
+ */
+export function findMasterKeys(dataDir: string, env: NodeJS.ProcessEnv = process.env): MasterKeys | undefined {
+  if (!env[MASTER_KEY_ENV] && !existsSync(path.join(dataDir, MASTER_KEY_FILE))) return undefined;
+  return loadMasterKeys(dataDir, env);
+}
+
 /** 32 bytes given as 64 hex digits or as base64 / base64url (e.g. `openssl rand -base64 32`). */
 export function parseMasterKey(text: string, where: string): MasterKey {
   const value = text.trim();

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -40,7 +41,12 @@ function configFor(): SpacebotConfig {
   });
 }
 
+// From the environment, as in production: the replay child process finds the same key there.
+const MASTER_KEY = randomBytes(32).toString('base64');
+const previousMasterKey = process.env.SPACEBOT_MASTER_KEY;
+
 beforeAll(async () => {
+  process.env.SPACEBOT_MASTER_KEY = MASTER_KEY;
   env = await startTestTemporal();
   fake = await startFakeLlm();
   fake.script((req) => ({ text: `noted: ${req.messages.filter((m) => m.role === 'user').map((m) => m.text).join(' | ')}` }));
@@ -70,7 +76,7 @@ beforeAll(async () => {
   );
   // The operator stored the provider key before the first start (as `spacebot secrets set` would).
   const seed = await openDatabase(configFor(), logger);
-  await new SecretStore(seed.db, loadMasterKeys(path.join(dir, 'data'), {})).set('LLM_KEY', STORED_KEY);
+  await new SecretStore(seed.db, loadMasterKeys(path.join(dir, 'data'))).set('LLM_KEY', STORED_KEY);
   await seed.close();
 
   config = configFor();
@@ -82,6 +88,8 @@ afterAll(async () => {
   await app?.stop();
   await fake?.close();
   await env?.teardown();
+  if (previousMasterKey === undefined) delete process.env.SPACEBOT_MASTER_KEY;
+  else process.env.SPACEBOT_MASTER_KEY = previousMasterKey;
 });
 
 const api = async (method: string, route: string, body?: unknown, headers: Record<string, string> = {}) => {
@@ -255,6 +263,12 @@ describe('history at rest', () => {
     expect(run.text).toContain(USER_TEXT);
   });
 
+  test('an encrypted run replays against the current code (the replay process decodes it with the master key)', async () => {
+    const replay = await api('POST', `/v1/runs/${encodeURIComponent('channel:main:webhook:private')}/replay`);
+    expect(replay.status).toBe(200);
+    expect(replay.body).toMatchObject({ ok: true });
+  }, 180_000);
+
   test('CORS preflights need no token but admit only the Temporal UI origin', async () => {
     const preflight = (origin: string) =>
       fetch(`${apiUrl}/v1/codec/decode`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type,x-namespace' } });
@@ -273,7 +287,7 @@ describe('after a restart', () => {
     app = undefined;
     const db = await openDatabase(configFor(), logger);
     try {
-      expect(await new SecretStore(db.db, loadMasterKeys(path.join(dir, 'data'), {})).get('CLI_SECRET')).toBe('piped-value-from-stdin-77');
+      expect(await new SecretStore(db.db, loadMasterKeys(path.join(dir, 'data'))).get('CLI_SECRET')).toBe('piped-value-from-stdin-77');
     } finally {
       await db.close();
     }
