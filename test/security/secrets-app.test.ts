@@ -54,10 +54,6 @@ beforeAll(async () => {
   writeFileSync(
     path.join(dir, 'spacebot.toml'),
     [
-      // Rate limits are another suite's concern; this one makes a burst of calls from one address.
-      '[server]',
-      'rate_limit_per_token = 0',
-      'rate_limit_per_address = 0',
       '[temporal]',
       `address = "${env.address}"`,
       `task_queue = "secrets-app-${path.basename(dir)}"`,
