@@ -1,5 +1,8 @@
+import type { SpacebotConfig } from '../config/types.js';
+import type { Logger } from '../logger.js';
 import type { SandboxExtras } from '../sandbox/policy.js';
-import type { EgressProxy } from './egress-proxy.js';
+import { guardPolicy } from './config.js';
+import { EgressProxy } from './egress-proxy.js';
 
 /**
  * What a worker's sandbox gets with `[tools] network = "guarded"` (lib/sandbox/policy.ts stays
@@ -40,6 +43,21 @@ export function sandboxEgressExtras(proxy: Pick<EgressProxy, 'socketPath' | 'for
 }
 
 let running: EgressProxy | undefined;
+
+/**
+ * Starts this process's egress proxy when its workers' sandboxes get guarded network (`[tools]
+ * sandbox = "bwrap"` and `network = "guarded"`), in whichever process runs the tools (the worker, or
+ * the tools service). Returns how to stop it, or undefined when there is nothing to start.
+ */
+export async function startWorkerEgress(config: Pick<SpacebotConfig, 'tools' | 'network'>, logger: Logger): Promise<(() => Promise<void>) | undefined> {
+  if (config.tools.sandbox !== 'bwrap' || config.tools.network !== 'guarded') return undefined;
+  const proxy = await EgressProxy.start({ policy: guardPolicy(config.network), logger });
+  setWorkerEgressProxy(proxy);
+  return async () => {
+    if (running === proxy) setWorkerEgressProxy(undefined);
+    await proxy.stop();
+  };
+}
 
 /** Set by the worker's start-up (lib/runtime/app.ts) while its egress proxy runs. */
 export function setWorkerEgressProxy(proxy: EgressProxy | undefined): void {

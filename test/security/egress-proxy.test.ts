@@ -1,11 +1,10 @@
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { parseAllowList } from '../../lib/net/allow-list.js';
-import { EgressProxy } from '../../lib/net/egress-proxy.js';
-import { setWorkerEgressProxy, workerEgressExtras } from '../../lib/net/sandbox-egress.js';
+import { loadConfig } from '../../lib/config/load.js';
+import { startWorkerEgress, workerEgressExtras } from '../../lib/net/sandbox-egress.js';
 import { createLogger } from '../../lib/logger.js';
 import { runShellCommand } from '../../lib/tools/workspace/shell.js';
 
@@ -33,19 +32,21 @@ function listen(text: string): Promise<Listening> {
 
 let site: Listening;
 let internal: Listening;
-let proxy: EgressProxy;
+let stopEgress: (() => Promise<void>) | undefined;
 let workspace: string;
 
 beforeAll(async () => {
   site = await listen('hello from the internet');
   internal = await listen('internal secret');
-  proxy = await EgressProxy.start({ policy: { allow: parseAllowList([`127.0.0.1:${site.port}`]) }, logger: createLogger('egress-test', 'silent') });
-  setWorkerEgressProxy(proxy);
   workspace = mkdtempSync(path.join(os.tmpdir(), 'spacebot-egress-ws-'));
+  // The operator's configuration, as the worker's start-up reads it.
+  const file = path.join(workspace, 'spacebot.toml');
+  writeFileSync(file, `[tools]\nsandbox = "bwrap"\nnetwork = "guarded"\n\n[network]\nallow = ["127.0.0.1:${site.port}"]\n`);
+  const config = loadConfig({ file, cwd: workspace, env: {} });
+  stopEgress = await startWorkerEgress(config, createLogger('egress-test', 'silent'));
 });
 afterAll(async () => {
-  setWorkerEgressProxy(undefined);
-  await proxy?.stop();
+  await stopEgress?.();
   site?.server.close();
   internal?.server.close();
   if (workspace) rmSync(workspace, { recursive: true, force: true });
