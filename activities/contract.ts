@@ -1,7 +1,7 @@
 import type { ChannelKey, InboundMessage, ReplyRecord } from '../workflows/channel-contract.js';
 import type { HeartbeatTarget } from '../workflows/heartbeat-contract.js';
 import type { AttemptRecord } from '../lib/llm/fallback.js';
-import type { Autonomy } from '../lib/policy/autonomy.js';
+import type { Autonomy } from '../workflows/approval-policy.js';
 
 /**
  * The activities' signatures as the workflows see them. Workflows import this file for types only,

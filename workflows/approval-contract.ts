@@ -1,6 +1,5 @@
 import { defineSignal } from '@temporalio/workflow';
-import type { Autonomy } from '../lib/policy/autonomy.js';
-import type { WorkerToolPolicy } from '../lib/policy/tool-filter.js';
+import type { Autonomy, WorkerToolPolicy } from './approval-policy.js';
 import type { ToolCall } from '../activities/contract.js';
 
 /**

@@ -1,8 +1,6 @@
 import { condition, patched, proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
 import type { ToolCall } from '../activities/contract.js';
-import { isWriteTool } from '../lib/policy/autonomy.js';
-import { refusalText } from '../lib/policy/approval-text.js';
-import { toolVerdict, type WorkerToolPolicy } from '../lib/policy/tool-filter.js';
+import { isWriteTool, refusalText, toolVerdict, type WorkerToolPolicy } from './approval-policy.js';
 import { STORAGE_OPTIONS } from './activity-options.js';
 import { approvalDecidedSignal, type ApprovalActivities } from './approval-contract.js';
 import type { WorkerInput } from './process-contract.js';

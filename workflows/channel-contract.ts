@@ -1,6 +1,6 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { ProcessRecord } from './process-contract.js';
-import type { Autonomy } from '../lib/policy/autonomy.js';
+import type { Autonomy } from './approval-policy.js';
 
 /**
  * The channel workflow's public contract: what the API and adapters send in and read out. Kept in a

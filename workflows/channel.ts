@@ -45,7 +45,7 @@ import {
 } from './channel-contract.js';
 import { followUpSignal, processFinishedSignal, processProgressSignal, type ProcessKind, type ProcessRecord } from './process-contract.js';
 import { ref, renderStatusBlock, resultMessage } from './status-block.js';
-import type { WorkerToolPolicy } from '../lib/policy/tool-filter.js';
+import type { WorkerToolPolicy } from './approval-policy.js';
 
 /** Message ids remembered for deduplication (carried across continue-as-new). */
 const SEEN_LIMIT = 2000;

@@ -1,5 +1,5 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { WorkerToolPolicy } from '../lib/policy/tool-filter.js';
+import type { WorkerToolPolicy } from './approval-policy.js';
 
 /**
  * Branches and workers: the channel's child processes. A branch thinks about a question with a copy

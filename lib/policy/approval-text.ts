@@ -31,11 +31,3 @@ export function noticeText(a: { id: string; agentId: string; workerRef: string; 
     `An approver reacts ✅ (or 👍) to allow it, ❌ (or 👎) to deny it; or: spacebot approvals approve|deny ${a.agentId} ${a.id}. Denied automatically after ${minutes} min.`,
   ].join('\n');
 }
-
-/** What the model reads as the tool's result when the call did not run. */
-export function refusalText(tool: string, status: 'denied' | 'timed_out' | 'expired', timeoutMs: number): string {
-  if (status === 'timed_out') {
-    return `Approval timed out: nobody approved ${tool} within ${Math.max(1, Math.round(timeoutMs / 60_000))} min, so it was not run (treated as denied).`;
-  }
-  return `Denied by the operator: ${tool} was not run. Do not retry it; continue without it or report that you could not.`;
-}

@@ -28,8 +28,4 @@ export const KNOWN_TOOL_NAMES: readonly string[] = [
   'set_status',
 ];
 
-/**
- * How a process ends a turn or reports: never filtered, or a channel could not answer and a worker
- * could not report its outcome.
- */
-export const CONTROL_TOOLS: readonly string[] = ['reply', 'skip', 'set_status'];
+export { CONTROL_TOOLS } from '../../workflows/approval-policy.js';
