@@ -7,9 +7,14 @@ import { attemptDelivery } from './delivery-attempt.js';
 import { channelWorkflowId } from '../workflows/channel-contract.js';
 import { HEARTBEAT_FAILURE_LIMIT } from '../workflows/heartbeat-contract.js';
 import { countFailure, resetFailures } from '../lib/heartbeats/store.js';
+import { guardPolicy } from '../lib/net/config.js';
+import { FetchFailedError, UrlRefusedError } from '../lib/net/errors.js';
+import { guardedFetch } from '../lib/net/guarded-fetch.js';
 
 /** Per-attempt limit of a webhook POST; Temporal retries the activity. */
 export const HEARTBEAT_WEBHOOK_TIMEOUT_MS = 10_000;
+/** A webhook's answer is not used; reading a little of it is enough. */
+const WEBHOOK_MAX_RESPONSE_BYTES = 64 * 1024;
 
 /**
  * Delivers a heartbeat's result to its target, once per run: a conversation's transcript (through the
@@ -19,24 +24,7 @@ export function makeDeliverHeartbeat(deps: ActivityDeps) {
   return async function deliverHeartbeat(input: DeliverHeartbeatInput): Promise<DeliverHeartbeatResult> {
     const target = input.target;
     if (target.kind === 'log') return {};
-    if (target.kind === 'webhook') {
-      const res = await fetch(target.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'idempotency-key': `${input.workflowId}:${input.runId}` },
-        body: JSON.stringify({
-          agent: input.agentId,
-          heartbeat: input.heartbeatId,
-          scheduleId: input.scheduleId,
-          workflowId: input.workflowId,
-          runId: input.runId,
-          scheduledAt: input.scheduledAt,
-          text: input.text,
-        }),
-        signal: AbortSignal.timeout(HEARTBEAT_WEBHOOK_TIMEOUT_MS),
-      });
-      if (!res.ok) throw new Error(`webhook ${new URL(target.url).host} answered ${res.status}`);
-      return { status: res.status };
-    }
+    if (target.kind === 'webhook') return deliverToWebhook(deps, input, target.url);
     const adapter = deps.outbound.get(target.platform);
     if (!adapter) throw ApplicationFailure.nonRetryable(`no outbound adapter for platform "${target.platform}"`, 'HeartbeatTarget');
     const key = { agentId: input.agentId, platform: target.platform, conversationId: target.conversation };
@@ -75,6 +63,57 @@ export function makeDeliverHeartbeat(deps: ActivityDeps) {
     await attemptDelivery(deps.db, delivery, () => adapter.send({ deliveryKey, conversationId: target.conversation, text: input.text }));
     return { messageId: delivery.message_id };
   };
+}
+
+/**
+ * POSTs the result through the outbound URL guard (lib/net/guarded-fetch.ts): the webhook URL comes
+ * from an API caller or a config, so it is resolved and checked at every send (loopback, private,
+ * metadata... refused unless on `[network] allow`), redirects are re-checked, and the error stored
+ * as the heartbeat's last error says only "refused" or "failed": a remote status (404 vs 401 vs a
+ * closed port) would let whoever reads it map internal services. The status goes to the log.
+ */
+async function deliverToWebhook(deps: ActivityDeps, input: DeliverHeartbeatInput, url: string): Promise<DeliverHeartbeatResult> {
+  let host = 'the webhook';
+  try {
+    host = new URL(url).host;
+  } catch {
+    // Refused just below, by the guard.
+  }
+  let res;
+  try {
+    res = await guardedFetch(url, {
+      policy: guardPolicy(deps.config.network),
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': `${input.workflowId}:${input.runId}` },
+      body: JSON.stringify({
+        agent: input.agentId,
+        heartbeat: input.heartbeatId,
+        scheduleId: input.scheduleId,
+        workflowId: input.workflowId,
+        runId: input.runId,
+        scheduledAt: input.scheduledAt,
+        text: input.text,
+      }),
+      timeoutMs: HEARTBEAT_WEBHOOK_TIMEOUT_MS,
+      maxResponseBytes: WEBHOOK_MAX_RESPONSE_BYTES,
+    });
+  } catch (err) {
+    if (err instanceof UrlRefusedError) {
+      deps.logger.warn({ schedule: input.scheduleId, reason: err.reason }, 'heartbeat webhook refused by the outbound URL guard');
+      // Not retried: the same URL would be refused again. The run fails and the breaker counts it.
+      throw ApplicationFailure.nonRetryable(`webhook ${err.message}`, 'WebhookRefused');
+    }
+    if (err instanceof FetchFailedError) {
+      deps.logger.warn({ schedule: input.scheduleId, host, reason: err.reason, detail: err.detail }, 'heartbeat webhook failed');
+      throw new Error(`webhook ${err.message}`);
+    }
+    throw err;
+  }
+  if (res.status < 200 || res.status >= 300) {
+    deps.logger.warn({ schedule: input.scheduleId, host, status: res.status }, 'heartbeat webhook did not accept the delivery');
+    throw new Error(`webhook failed: ${host} did not accept the delivery`);
+  }
+  return { status: res.status };
 }
 
 /**

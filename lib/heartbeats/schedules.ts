@@ -22,6 +22,7 @@ import {
 } from '../../workflows/heartbeat-contract.js';
 import type { heartbeatWorkflow } from '../../workflows/heartbeat.js';
 import { failureCounts, resetFailures } from './store.js';
+import { webhookTargetProblem } from './validation.js';
 
 /**
  * Heartbeats are Temporal Schedules and nothing else: the definition travels in the schedule's
@@ -79,6 +80,9 @@ export class HeartbeatService {
 
   /** Schedule options for a definition (also used, minus id and memo, for updates). */
   scheduleOptions(def: HeartbeatDefinition, paused = false): ScheduleOptions {
+    // Every way in (API, config, tool) creates or updates through here: forbidden webhook hosts stop here.
+    const targetProblem = webhookTargetProblem(def.target, this.config.network);
+    if (targetProblem) throw new HeartbeatError('invalid', targetProblem, 'target.url');
     const scheduleId = heartbeatScheduleId(def.agentId, def.id);
     const input: HeartbeatWorkflowInput = { definition: def, maxLlmCallsPerTurn: this.maxLlmCalls(def.agentId) };
     return {

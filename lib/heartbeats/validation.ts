@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { HEARTBEAT_OVERLAPS, type HeartbeatDefinition, type HeartbeatSource } from '../../workflows/heartbeat-contract.js';
 import { HHMM, isValidTimeZone, systemTimeZone } from './active-hours.js';
 import { EXTERNAL_ID_PATTERN, EXTERNAL_ID_RULE } from '../../workflows/channel-contract.js';
+import { guardPolicy, type NetworkConfig } from '../net/config.js';
+import { literalHostProblem } from '../net/url-guard.js';
 
 /** Limits shared by the config file, the API and the `cron` tool. */
 export const MAX_HEARTBEAT_PROMPT_CHARS = 10_000;
@@ -22,6 +24,17 @@ export const targetSchema = z.discriminatedUnion('kind', [
     .strict(),
   z.object({ kind: z.literal('webhook'), url: z.url({ protocol: /^https?$/ }) }).strict(),
 ]);
+
+/**
+ * A clear 400 when a webhook target names a forbidden address outright (127.0.0.1, 169.254.169.254,
+ * [::ffff:127.0.0.1]...), unless `[network] allow` lets it through. Names are not resolved here: the
+ * authoritative check is at every send (activities/heartbeat.ts), after DNS, redirects included.
+ */
+export function webhookTargetProblem(target: HeartbeatDefinition['target'], network: NetworkConfig | undefined): string | undefined {
+  if (target.kind !== 'webhook') return undefined;
+  const problem = literalHostProblem(target.url, guardPolicy(network).allow);
+  return problem ? `webhook URL refused: ${problem}` : undefined;
+}
 
 /** Five or six space-separated fields, or a Temporal/robfig macro (@hourly, @daily, ...). The server checks the rest. */
 const cronSchema = z

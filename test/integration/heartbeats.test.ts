@@ -23,7 +23,8 @@ let env: TestWorkflowEnvironment;
 let h: Harness;
 beforeAll(async () => {
   env = await startTestTemporal();
-  h = await createHarness({ env, toml: '\n[[agents]]\nid = "main"\n\n[[agents]]\nid = "second"\n' });
+  // The webhook test's receiver listens on loopback, which the outbound URL guard refuses unless allowed.
+  h = await createHarness({ env, toml: '\n[network]\nallow = ["127.0.0.1"]\n\n[[agents]]\nid = "main"\n\n[[agents]]\nid = "second"\n' });
 });
 afterAll(async () => {
   await h?.close();

@@ -3,11 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { parseAllowList } from '../../lib/net/allow-list.js';
 import { FetchFailedError, UrlRefusedError } from '../../lib/net/errors.js';
 import { guardedFetch } from '../../lib/net/guarded-fetch.js';
-import type { GuardPolicy, Resolver } from '../../lib/net/url-guard.js';
+import { checkUrl, type GuardPolicy, type Resolver } from '../../lib/net/url-guard.js';
 
 // Real traffic only to 127.0.0.1: "allowed" plays a public site (on the allow list with its port),
-// "internal" an internal service that must never be reached. Other ranges are refused before any
-// connection is attempted.
+// "internal" an internal service that must never be reached. Other ranges go only through checkUrl,
+// which never connects, so not even a broken guard could send a packet to them.
 
 interface Hit {
   method: string;
@@ -42,7 +42,6 @@ beforeAll(async () => {
     if (u.pathname === '/to-internal') res.writeHead(302, { location: `http://127.0.0.1:${internal.port}/admin` }).end();
     else if (u.pathname === '/to-localhost') res.writeHead(307, { location: `http://localhost:${internal.port}/admin` }).end();
     else if (u.pathname === '/to-mapped') res.writeHead(301, { location: `http://[::ffff:127.0.0.1]:${internal.port}/` }).end();
-    else if (u.pathname === '/to-metadata') res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end();
     else if (u.pathname === '/loop') res.writeHead(302, { location: `/loop?n=${Number(u.searchParams.get('n') ?? 0) + 1}` }).end();
     else if (u.pathname === '/see-other') res.writeHead(303, { location: '/done' }).end();
     else if (u.pathname === '/big') res.writeHead(200).end('x'.repeat(5000));
@@ -71,24 +70,34 @@ test.each([
   ['loopback on a port that is not allowed', () => `http://127.0.0.1:${internal.port}/admin`, /refused: loopback address/],
   ['a hostname that resolves to 127.0.0.1', () => `http://localhost:${internal.port}/admin`, /refused: localhost resolves to a loopback address/],
   ['IPv4-mapped IPv6 loopback', () => `http://[::ffff:127.0.0.1]:${internal.port}/`, /refused: IPv4-mapped/],
-  ['cloud metadata', () => 'http://169.254.169.254/latest/meta-data/', /refused: cloud metadata/],
-  ['a private address', () => 'http://10.0.0.1/', /refused: private address/],
-  ['CGNAT', () => 'http://100.64.1.1/', /refused: carrier-grade NAT/],
   ['decimal-encoded loopback', () => `http://2130706433:${internal.port}/`, /refused: loopback/],
-  ['IPv6 unique local', () => 'http://[fd00::1]/', /refused: unique local/],
-  ['a file URL', () => 'file:///etc/passwd', /refused: only http and https/],
   ['credentials in the URL', () => `http://user:pw@127.0.0.1:${allowed.port}/`, /refused: the URL carries credentials/],
 ])('refused: %s', async (_name, url, message) => {
   await expect(guardedFetch(url(), { policy })).rejects.toThrow(UrlRefusedError);
   await expect(guardedFetch(url(), { policy })).rejects.toThrow(message);
   expect(internal.hits).toEqual([]);
+  expect(allowed.hits).toEqual([]);
+});
+
+test.each([
+  ['cloud metadata', 'http://169.254.169.254/latest/meta-data/', /refused: cloud metadata/],
+  ['IPv4-mapped metadata', 'http://[::ffff:169.254.169.254]/', /refused: IPv4-mapped/],
+  ['a private address', 'http://10.0.0.1/', /refused: private address/],
+  ['CGNAT', 'http://100.64.1.1/', /refused: carrier-grade NAT/],
+  ['hex-encoded private address', 'http://0xa000001/', /refused: private address/],
+  ['IPv6 unique local', 'http://[fd00::1]/', /refused: unique local/],
+  ['IPv6 link-local', 'http://[fe80::1]/', /refused: link-local/],
+  ['NAT64 loopback', 'http://[64:ff9b::7f00:1]/', /refused: NAT64/],
+  ['a file URL', 'file:///etc/passwd', /refused: only http and https/],
+  ['a gopher URL', 'gopher://127.0.0.1:25/', /refused: only http and https/],
+])('the guard refuses %s (checked without connecting)', async (_name, url, message) => {
+  await expect(checkUrl(url, policy)).rejects.toThrow(message);
 });
 
 test.each([
   ['loopback', '/to-internal', /refused: loopback address/],
   ['a name that resolves to loopback', '/to-localhost', /refused: localhost resolves to a loopback address/],
   ['IPv4-mapped loopback', '/to-mapped', /refused: IPv4-mapped/],
-  ['the metadata address', '/to-metadata', /refused: cloud metadata/],
 ])('a redirect to %s is refused', async (_name, path, message) => {
   await expect(guardedFetch(`http://127.0.0.1:${allowed.port}${path}`, { policy })).rejects.toThrow(message);
   expect(allowed.hits).toHaveLength(1);
@@ -130,7 +139,7 @@ test('a name with any forbidden address is refused, even next to a public one', 
     { address: '93.184.216.34', family: 4 },
     { address: '10.0.0.7', family: 4 },
   ];
-  await expect(guardedFetch('http://mixed.test/', { policy: { ...policy, resolve } })).rejects.toThrow('refused: mixed.test resolves to a private address (10.0.0.0/8)');
+  await expect(checkUrl('http://mixed.test/', { ...policy, resolve })).rejects.toThrow('refused: mixed.test resolves to a private address (10.0.0.0/8)');
 });
 
 test('the response size and the time are capped', async () => {
