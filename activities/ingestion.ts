@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
@@ -16,7 +16,9 @@ import { chunkText, sha256Hex } from '../lib/ingest/chunk.js';
 import { extractChunkMemories } from '../lib/ingest/extract-memories.js';
 import { ingestDirs } from '../lib/ingest/files.js';
 import { moveIntoFolder } from '../lib/ingest/move.js';
-import { extractText, UnsupportedFileError } from '../lib/ingest/text.js';
+import { extractTextIsolated } from '../lib/ingest/extract-isolated.js';
+import { expansionProblem, fileTooLarge } from '../lib/ingest/limits.js';
+import { UnsupportedFileError } from '../lib/ingest/text.js';
 import { ingestionWorkflowId } from '../workflows/ingestion-contract.js';
 
 const HEARTBEAT_EVERY_MS = 2_000;
@@ -43,7 +45,19 @@ export function makeIngestionActivities(deps: ActivityDeps) {
   const cooldowns = deps.cooldowns ?? new CooldownRegistry();
   const log = deps.logger.child({ component: 'ingestion' });
 
-  async function readSource(agent: AgentConfig, f: IngestFileRef): Promise<Uint8Array> {
+  /** Chunks of this agent's other files prepared since midnight UTC (files that failed count too: their calls may have run). */
+  async function chunksPreparedToday(f: IngestFileRef): Promise<number> {
+    const row = await deps.db
+      .selectFrom('ingest_files')
+      .select(sql<string>`coalesce(sum(chunks_total), 0)`.as('chunks'))
+      .where('agent_id', '=', f.agentId)
+      .where('file_sha256', '!=', f.fileSha256)
+      .where('updated_at', '>=', sql<Date>`date_trunc('day', now() at time zone 'UTC') at time zone 'UTC'`)
+      .executeTakeFirst();
+    return Number(row?.chunks ?? 0);
+  }
+
+  async function readSource(agent: AgentConfig, f: IngestFileRef, maxBytes: number): Promise<Uint8Array> {
     if (f.source === 'upload') {
       const row = await deps.db.selectFrom('ingest_files').select('content').where('agent_id', '=', f.agentId).where('file_sha256', '=', f.fileSha256).executeTakeFirst();
       if (!row?.content) throw refused(`the upload of ${f.filename} is no longer stored; upload it again`);
@@ -51,6 +65,9 @@ export function makeIngestionActivities(deps: ActivityDeps) {
     }
     const file = path.join(ingestDirs(agent).inbox, f.filename);
     try {
+      // Checked before reading, so a huge file never enters memory.
+      const size = (await stat(file)).size;
+      if (size > maxBytes) throw refused(fileTooLarge(size, maxBytes));
       return await readFile(file);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw refused(`${file} is gone; drop it into the ingest folder again`);
@@ -65,17 +82,29 @@ export function makeIngestionActivities(deps: ActivityDeps) {
       const known = await deps.db.selectFrom('ingest_files').select('chunks_total').where('agent_id', '=', f.agentId).where('file_sha256', '=', f.fileSha256).executeTakeFirst();
       if (!known) throw refused(`no ingest_files row for ${f.fileSha256}: start ingestions through the API or the ingest folder`);
       if (known.chunks_total !== null) return { chunksTotal: known.chunks_total };
-      const bytes = await readSource(agent, f);
+      const limits = deps.config.ingest;
+      const bytes = await readSource(agent, f, limits.maxFileBytes);
       const actual = sha256Hex(bytes);
       if (actual !== f.fileSha256) throw refused(`${f.filename} changed after it was queued (sha256 ${actual}, expected ${f.fileSha256}); drop the new version again`);
       let text: string;
       try {
-        text = await extractText(f.filename, bytes);
+        text = await extractTextIsolated(f.filename, bytes, limits, Context.current().cancellationSignal);
       } catch (err) {
         if (err instanceof UnsupportedFileError) throw refused(err.message);
         throw err;
       }
+      const problem = expansionProblem(text.length, bytes.byteLength, limits);
+      if (problem) throw refused(problem);
       const chunks = chunkText(text);
+      if (chunks.length > limits.maxChunksPerFile) {
+        throw refused(`the text makes ${chunks.length} chunks; ingestion takes at most ${limits.maxChunksPerFile} per file ([ingest] max_chunks_per_file); split the document or raise the limit`);
+      }
+      const today = await chunksPreparedToday(f);
+      if (today + chunks.length > limits.maxChunksPerDay) {
+        throw refused(
+          `agent ${f.agentId} has prepared ${today} chunks today and this file adds ${chunks.length}: more than ${limits.maxChunksPerDay} a day ([ingest] max_chunks_per_day); upload it again tomorrow (UTC) or raise the limit`,
+        );
+      }
       await deps.db.transaction().execute(async (trx) => {
         await trx.deleteFrom('ingest_file_chunks').where('agent_id', '=', f.agentId).where('file_sha256', '=', f.fileSha256).execute();
         for (let i = 0; i < chunks.length; i += INSERT_BATCH) {

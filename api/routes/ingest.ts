@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { findAgent } from '../../lib/config/load.js';
 import { sha256Hex } from '../../lib/ingest/chunk.js';
 import { getIngestStatus, listIngestStatus, validFilename, type IngestStatus } from '../../lib/ingest/files.js';
+import { fileTooLarge } from '../../lib/ingest/limits.js';
 import { startIngestion } from '../../lib/ingest/start.js';
 import { INGEST_EXTENSIONS, isSupportedFile } from '../../lib/ingest/text.js';
 import { temporalUiLink } from '../../lib/channel/channel-client.js';
@@ -67,6 +68,8 @@ function ingestRoutes(app: FastifyInstance, ctx: ApiContext): void {
     if (!agent) return reply;
     const file = readUpload(request, reply);
     if (!file) return reply;
+    const maxBytes = ctx.config.ingest.maxFileBytes;
+    if (file.bytes.byteLength > maxBytes) return sendError(reply, 413, 'payload_too_large', fileTooLarge(file.bytes.byteLength, maxBytes), 'content');
     const started = await startIngestion(ctx.temporal, ctx.db, ctx.config, {
       agentId: agent,
       fileSha256: sha256Hex(file.bytes),

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { resolveIngestLimits } from '../ingest/limits.js';
 import { resolveNetwork } from '../net/config.js';
 import path from 'node:path';
 import { parse as parseToml } from 'smol-toml';
@@ -11,9 +12,9 @@ import { resolveGatewayConfig } from '../gateway/config.js';
 import { resolveCortex } from '../cortex/config.js';
 import { resolveMemory } from '../memory/embedders/config.js';
 import { resolveSandboxSettings } from '../sandbox/config.js';
+import { resolveAgentPolicy } from '../policy/config.js';
 import {
   NATIVE_PROVIDER_IDS,
-import { resolveAgentPolicy } from '../policy/config.js';
   PROCESS_TYPES,
   PROVIDER_IDS,
   PROVIDER_PRESETS,
@@ -165,11 +166,11 @@ function resolveConfig(cfg: ConfigFile, env: NodeJS.ProcessEnv, cwd: string, fil
         requireReplyTool: a.require_reply_tool ?? cfg.defaults?.require_reply_tool ?? false,
       },
       memoryToolsForWorkers: a.memory_tools_for_workers ?? cfg.defaults?.memory_tools_for_workers ?? false,
-    };
-  });
       policy: resolveAgentPolicy(a, `agents.${i}`, (message) => {
         throw new ConfigError(`${file ?? 'configuration'}: ${message}`);
       }),
+    };
+  });
   return {
     source: file,
     dataDir,
@@ -207,14 +208,24 @@ function resolveConfig(cfg: ConfigFile, env: NodeJS.ProcessEnv, cwd: string, fil
       throw new ConfigError(`${file ?? 'configuration'}: ${message}`);
     }),
     cortex: resolveCortex(cfg.cortex),
+    ingest: resolveIngestLimits(cfg.ingest),
     network: resolveNetwork(cfg.network),
     memory: resolveMemory(cfg.memory, { env, cwd, dataDir, openaiBaseUrl: providers.openai.baseUrl }),
     tools: {
       ...resolveSandboxSettings(cfg.tools),
       shellTimeoutSeconds: cfg.tools?.shell_timeout_seconds ?? 60,
       maxOutputBytes: cfg.tools?.max_output_bytes ?? 51_200,
+      service: toolsServiceFrom(env) ?? cfg.tools?.service ?? 'local',
     },
   };
+}
+
+/** SPACEBOT_TOOLS_SERVICE, checked: a typo must not silently run tools beside the secrets. */
+function toolsServiceFrom(env: NodeJS.ProcessEnv): 'local' | 'external' | undefined {
+  const value = env.SPACEBOT_TOOLS_SERVICE?.trim();
+  if (!value) return undefined;
+  if (value === 'local' || value === 'external') return value;
+  throw new ConfigError(`environment variable SPACEBOT_TOOLS_SERVICE: expected "local" or "external", got "${value}"`);
 }
 
 function firstKeyedProviderDefault(providers: ProvidersConfig): ModelRef | undefined {

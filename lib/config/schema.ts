@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { networkSchema } from '../net/config.js';
+import { ingestSchema } from '../ingest/limits.js';
 import { PROCESS_TYPES, PROVIDER_IDS, type ProcessType } from './types.js';
 import { heartbeatConfigSchema, heartbeatDefaultsSchema } from '../heartbeats/config.js';
 import { apiLimitsSchemaFields } from './api-limits.js';
@@ -8,9 +9,9 @@ import { adaptersSchema, bindingSchema, gatewaySchema } from '../gateway/config.
 import { cortexSchema } from '../cortex/config.js';
 import { memorySchema } from '../memory/embedders/config.js';
 import { sandboxSchemaFields } from '../sandbox/config.js';
+import { agentPolicyShape } from '../policy/config.js';
 
 /**
-import { agentPolicyShape } from '../policy/config.js';
  * The shape of `spacebot.toml`. Every object is strict so a misspelt key stops start-up with its
  * path named instead of being silently ignored. Keys are snake_case as is usual in TOML.
  */
@@ -87,10 +88,10 @@ const processSettingsShape = {
 const agentSchema = z
   .object({
     ...processSettingsShape,
-    id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, "-" and "_", at most 63'),
-    name: z.string().min(1).optional(),
     /** Autonomy and tool policy: lib/policy/config.ts, docs/security.md. */
     ...agentPolicyShape,
+    id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, "-" and "_", at most 63'),
+    name: z.string().min(1).optional(),
     model: modelRef.optional(),
     /** Directory with CHANNEL.md and friends that override the shipped prompts. */
     prompts_dir: z.string().optional(),
@@ -163,6 +164,8 @@ export const configFileSchema = z
     cortex: cortexSchema.optional(),
     /** `[memory]`: the embedder (lib/memory/embedders/config.ts, docs/memory.md). */
     memory: memorySchema.optional(),
+    /** `[ingest]`: caps on documents turned into memories (lib/ingest/limits.ts, docs/memory.md). */
+    ingest: ingestSchema.optional(),
     /** `[network]`: allow-list of the outbound URL guard and the workers' egress proxy (lib/net/config.ts, docs/security.md). */
     network: networkSchema.optional(),
     /** `[tools]`: how workers' task tools run (lib/tools/workspace/). */
@@ -172,6 +175,8 @@ export const configFileSchema = z
         ...sandboxSchemaFields,
         shell_timeout_seconds: z.number().int().min(1).max(1800).optional(),
         max_output_bytes: z.number().int().min(1024).max(1_048_576).optional(),
+        /** `local` (default): the worker runs shell and file tools; `external`: a tools service does (workers/tools.ts). */
+        service: z.enum(['local', 'external']).optional(),
       })
       .strict()
       .optional(),

@@ -6,8 +6,9 @@ import type { AdapterInstanceConfig, BindingConfig, GatewayConfig } from '../gat
 import type { CortexConfig } from '../cortex/config.js';
 import type { MemoryConfig } from '../memory/embedders/config.js';
 import type { AgentPolicy } from '../policy/config.js';
-import type { SandboxSettings } from '../sandbox/config.js';
+import type { IngestLimits } from '../ingest/limits.js';
 import type { NetworkConfig } from '../net/config.js';
+import type { SandboxSettings } from '../sandbox/config.js';
 /** The resolved, validated configuration the rest of the code reads (camelCase, defaults applied). */
 
 /** Providers with their own SDK. */
@@ -146,6 +147,11 @@ export interface ToolsConfig extends SandboxSettings {
   shellTimeoutSeconds: number;
   /** Tool output beyond this many bytes is cut, with a note saying how much. */
   maxOutputBytes: number;
+  /**
+   * Where workers' shell and file tools run: `local` in the worker process, `external` in a tools
+   * service holding no secrets (workers/tools.ts, docs/security.md). SPACEBOT_TOOLS_SERVICE overrides.
+   */
+  service: 'local' | 'external';
 }
 
 export interface SpacebotConfig {
@@ -175,6 +181,8 @@ export interface SpacebotConfig {
   gateway: GatewayConfig;
   /** `[cortex]`: see docs/memory.md. */
   cortex: CortexConfig;
+  /** `[ingest]`: caps on ingested documents (lib/ingest/limits.ts, docs/memory.md). */
+  ingest: IngestLimits;
   /** `[network]`: what outbound fetches and the workers' egress proxy may reach besides public addresses (docs/security.md). */
   network: NetworkConfig;
   /** `[memory]` (the embedder): see docs/memory.md. */

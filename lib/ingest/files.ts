@@ -133,6 +133,31 @@ export async function registerFile(db: Kysely<Database>, f: RegisterFileInput): 
   return row;
 }
 
+/** size_bytes is an integer column; a refused file's real size is in its error text. */
+const MAX_RECORDED_SIZE = 2 ** 31 - 1;
+
+/**
+ * Records a file refused before any ingestion started (over `[ingest] max_file_bytes`), so the API
+ * lists it as failed with the reason. An existing row of the same bytes is left as it is.
+ */
+export async function registerRefusedFile(db: Kysely<Database>, f: Omit<RegisterFileInput, 'content'>, error: string): Promise<void> {
+  await db
+    .insertInto('ingest_files')
+    .values({
+      agent_id: f.agentId,
+      file_sha256: f.fileSha256,
+      filename: f.filename,
+      source: f.source,
+      size_bytes: Math.min(f.sizeBytes, MAX_RECORDED_SIZE),
+      workflow_id: ingestionWorkflowId(f.agentId, f.fileSha256),
+      status: 'failed',
+      error,
+      finished_at: sql`now()`,
+    })
+    .onConflict((oc) => oc.columns(['agent_id', 'file_sha256']).doNothing())
+    .execute();
+}
+
 export async function getIngestStatus(db: Kysely<Database>, agentId: string, fileSha256: string): Promise<IngestStatus | null> {
   if (!/^[0-9a-f]{64}$/.test(fileSha256)) return null;
   const row = await db.selectFrom('ingest_files').select(STATUS_COLUMNS).where('agent_id', '=', agentId).where('file_sha256', '=', fileSha256).executeTakeFirst();

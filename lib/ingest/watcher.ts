@@ -1,4 +1,6 @@
+import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { Kysely } from 'kysely';
@@ -6,7 +8,8 @@ import type { AgentConfig, SpacebotConfig } from '../config/types.js';
 import type { Database } from '../db/schema.js';
 import type { Logger } from '../logger.js';
 import { sha256Hex } from './chunk.js';
-import { getIngestStatus, ingestDirs, validFilename } from './files.js';
+import { getIngestStatus, ingestDirs, registerRefusedFile, validFilename } from './files.js';
+import { fileTooLarge } from './limits.js';
 import { moveIntoFolder } from './move.js';
 import { startIngestion } from './start.js';
 import { isSupportedFile } from './text.js';
@@ -118,6 +121,17 @@ export class IngestWatcher {
       return false;
     }
     if (before.handled) return false;
+    const maxBytes = this.opts.config.ingest.maxFileBytes;
+    if (info.size > maxBytes) {
+      // Never read into memory: hashed as a stream, recorded as failed with the reason, moved aside.
+      const sha = await sha256OfFile(file);
+      const reason = fileTooLarge(info.size, maxBytes);
+      await registerRefusedFile(this.opts.db, { agentId: agent.id, fileSha256: sha, filename: path.basename(file), source: 'folder', sizeBytes: info.size }, reason);
+      const moved = await moveIntoFolder(file, ingestDirs(agent).failed);
+      this.log.warn({ agent: agent.id, file, movedTo: moved, bytes: info.size }, `not ingested: ${reason}`);
+      before.handled = sha;
+      return true;
+    }
     const bytes = await readFile(file);
     const sha = sha256Hex(bytes);
     const existing = await getIngestStatus(this.opts.db, agent.id, sha);
@@ -142,4 +156,10 @@ export class IngestWatcher {
     this.log.info({ agent: agent.id, file, sha256: sha, workflowId: started.workflowId, duplicate: started.duplicate }, 'ingestion started for a dropped file');
     return true;
   }
+}
+
+async function sha256OfFile(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
