@@ -34,7 +34,7 @@ import { freePorts } from '../test/helpers/ports.js';
 import { percentile } from './percentile.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const TOKEN = 'bench-token-0123456789abcdef';
+const TOKEN = 'bench-token-0123456789abcdef-ghijklmn';
 const TARGET_RATIO = 1.5;
 
 function intEnv(name: string, fallback: number): number {

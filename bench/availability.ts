@@ -34,7 +34,7 @@ import { seededRandom } from '../lib/seeded-random.js';
 import { percentile } from './percentile.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const TOKEN = 'bench-token-0123456789abcdef';
+const TOKEN = 'bench-token-0123456789abcdef-ghijklmn';
 const TEXT_PREFIX = 'availability turn ';
 const PRIMARY_ANSWER = 'answered by the primary';
 const FALLBACK_ANSWER = 'answered by the fallback';

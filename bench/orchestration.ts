@@ -55,7 +55,7 @@ import { percentile } from './percentile.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const AGENT = 'main';
-const TOKEN = 'bench-token-0123456789abcdef';
+const TOKEN = 'bench-token-0123456789abcdef-ghijklmn';
 const TASK_QUEUE = 'spacebot-bench';
 const FLOOR_TASK_QUEUE = 'spacebot-bench-floor';
 const NAMESPACE = 'default';

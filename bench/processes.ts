@@ -45,7 +45,7 @@ import { percentile } from './percentile.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const AGENT = 'main';
-const TOKEN = 'bench-token-0123456789abcdef';
+const TOKEN = 'bench-token-0123456789abcdef-ghijklmn';
 const MODEL = 'anthropic/claude-haiku-5-5';
 const TARGET_RATIO = 1.3;
 const WORKERS = 5;

@@ -54,6 +54,8 @@ export async function startSpacebot(config: SpacebotConfig, logger: Logger, role
     for (const stop of stops.reverse()) await stop().catch((err: unknown) => logger.error({ err }, 'error while stopping'));
   };
   try {
+    // Checked before anything starts: a blank or short token stops start-up with one line (ApiTokenError).
+    const apiToken = roles.api ? resolveApiToken(config.server.apiToken, config.dataDir) : undefined;
     // Workers' shell and file tools: the sandbox probed once; its absence, or `none`, said in one line
     // (and `none` as root refused) before anything starts (docs/security.md#sandbox).
     if (roles.worker && (roles.tools ?? true)) announceSandbox(config.tools, logger);
@@ -136,8 +138,8 @@ export async function startSpacebot(config: SpacebotConfig, logger: Logger, role
     }
 
     let apiUrl: string | undefined;
-    if (roles.api) {
-      const { token, generatedFile } = resolveApiToken(config.server.apiToken, config.dataDir);
+    if (roles.api && apiToken) {
+      const { token, generatedFile } = apiToken;
       // A token generated into the data dir is in no config: the guard learns it here.
       leakGuard.addSecret('API token', token);
       const app: FastifyInstance = buildApi({

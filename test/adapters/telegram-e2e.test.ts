@@ -84,9 +84,9 @@ describe('Telegram through the gateway, the worker and Temporal', () => {
       expect.objectContaining({ kind: 'telegram', instance: 'default', platform: 'telegram', state: 'connected', botUser: '@spacebot_test_bot', stale: false }),
       expect.objectContaining({ kind: 'telegram', instance: 'revoked', platform: 'telegram-revoked', state: 'failed', lastError: expect.stringMatching(/401/) }),
     ]);
-    const health = await fetch(`${h.baseUrl}/health`);
+    const health = await h.request('GET', '/health');
     expect(health.status).toBe(200);
-    expect(await health.json()).toMatchObject({ status: 'degraded', temporal: { ok: true }, database: { ok: true }, adapters: [{ state: 'connected' }, { state: 'failed' }] });
+    expect(health.body).toMatchObject({ status: 'degraded', temporal: { ok: true }, database: { ok: true }, adapters: [{ state: 'connected' }, { state: 'failed' }] });
     expect(JSON.stringify(adapters)).not.toContain('revoked-token-value');
     expect(JSON.stringify(adapters)).not.toContain(tg.token);
   });

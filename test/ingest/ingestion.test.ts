@@ -5,7 +5,7 @@ import { IngestWatcher } from '../../lib/ingest/watcher.js';
 import { createLogger } from '../../lib/logger.js';
 import { ingestionProgressQuery, ingestionWorkflowId } from '../../workflows/ingestion-contract.js';
 import { sha256Hex } from '../../lib/ingest/chunk.js';
-import { createHarness, eventually, type Harness } from '../helpers/harness.js';
+import { createHarness, eventually, TEST_TOKEN, type Harness } from '../helpers/harness.js';
 import { makePdf } from './pdf.js';
 import { documentPart, documentWith, extractionScript } from './script.js';
 
@@ -103,7 +103,7 @@ test('a PDF sent as raw bytes is read page by page', async () => {
   const pdf = makePdf([['FACT: the launch is on 3 March.', 'Some other text.'], ['FACT: Bob signs the contract.']]);
   const res = await fetch(`${h.baseUrl}/v1/agents/main/ingest`, {
     method: 'POST',
-    headers: { authorization: 'Bearer test-token-0123456789', 'content-type': 'application/pdf', 'x-filename': 'launch.pdf' },
+    headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'application/pdf', 'x-filename': 'launch.pdf' },
     body: pdf,
   });
   expect(res.status).toBe(202);
@@ -150,7 +150,7 @@ test('bad uploads are refused with the field, and bodies over the limit get 413'
   }
   const raw = await fetch(`${h.baseUrl}/v1/agents/main/ingest`, {
     method: 'POST',
-    headers: { authorization: 'Bearer test-token-0123456789', 'content-type': 'application/octet-stream' },
+    headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'application/octet-stream' },
     body: Buffer.from('hello'),
   });
   expect(raw.status).toBe(400);
