@@ -1,6 +1,7 @@
-# Spacebot image: one image for both roles.
+# Spacebot image: one image for every role.
 #   API (default):  node dist/workers/api.js
 #   worker:         node dist/workers/worker.js
+#   tools service:  node dist/workers/tools.js   (needs only TEMPORAL_ADDRESS; see docs/security.md)
 # Needs TEMPORAL_ADDRESS and DATABASE_URL (see docker-compose.yml / deploy/env.example): without
 # them the app would try to start an embedded Temporal dev server and database, which this image
 # does not carry.
@@ -46,9 +47,11 @@ RUN node --input-type=module -e " \
         if (readdirSync(dir).length === 0) throw new Error('empty: ' + dir); \
         console.log('found', dir); \
       }" \
- && mkdir -p /data && chown node:node /data
+ && mkdir -p /data/agents && chown -R node:node /data
 
-# The node user (uid 1000) comes with the base image; the app files stay root-owned and read-only.
+# /data/agents exists in the image so the spacebot-agents volume mounted there (docker-compose.yml)
+# starts owned by node. The node user (uid 1000) comes with the base image; the app files stay
+# root-owned and read-only.
 USER node
 EXPOSE 3000
 CMD ["node", "dist/workers/api.js"]

@@ -37,8 +37,10 @@ export function makeRunWorkspaceTool(deps: WorkspaceToolDeps) {
   return async function runWorkspaceTool(input: RunWorkspaceToolInput): Promise<ToolOutcome> {
     const agent = findAgent(deps.config, input.agentId);
     if (!agent) return outcome(`Unknown agent ${input.agentId}.`, true);
-    const tool: Tool | undefined = isWorkspaceTool(input.call.name) ? tools.find((t) => t.name === input.call.name) : undefined;
-    if (!tool) return outcome(`Unknown tool "${input.call.name}".`, true);
+    if (!isWorkspaceTool(input.call.name)) return outcome(`Unknown tool "${input.call.name}".`, true);
+    const tool: Tool | undefined = tools.find((t) => t.name === input.call.name);
+    // Offered by the worker, but left out here: this process has no working sandbox (its log says why).
+    if (!tool) return outcome(`${input.call.name} is not available: the tools service cannot sandbox commands right now.`, true);
     const parsed = tool.input.safeParse(input.call.input);
     if (!parsed.success) return outcome(describeInvalidInput(tool, parsed.error), true);
     const ctx = Context.current();

@@ -6,8 +6,9 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * Validates docker-compose.yml with `docker-compose config` (Debian's docker-compose v1; no Docker
- * engine needed) and checks the normalised result: the eight services, the images, health checks
- * and start order, and that the required secrets really are required.
+ * engine needed) and checks the normalised result: the nine services, the images, health checks
+ * and start order, that the required secrets really are required, and that the tools service (which
+ * runs the commands chat users steer) gets no secret and cannot reach the database.
  */
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -20,7 +21,19 @@ const REQUIRED_ENV = {
   SPACEBOT_API_TOKEN: 'dummy-api-token',
 };
 
-const SERVICES = ['postgres', 'temporal-schema', 'temporal', 'temporal-setup', 'temporal-ui', 'spacebot-worker', 'spacebot-api', 'spacebot-gateway'];
+const SERVICES = ['postgres', 'temporal-schema', 'temporal', 'temporal-setup', 'temporal-ui', 'spacebot-worker', 'spacebot-api', 'spacebot-gateway', 'spacebot-tools'];
+
+/** Every optional secret the compose file passes on, set to a recognisable value. */
+const OPTIONAL_SECRETS = {
+  ANTHROPIC_API_KEY: 'dummy-anthropic-key',
+  OPENAI_API_KEY: 'dummy-openai-key',
+  TELEGRAM_BOT_TOKEN: 'dummy-telegram-token',
+  DISCORD_BOT_TOKEN: 'dummy-discord-token',
+  SLACK_BOT_TOKEN: 'dummy-slack-bot-token',
+  SLACK_APP_TOKEN: 'dummy-slack-app-token',
+  SLACK_SIGNING_SECRET: 'dummy-slack-signing-secret',
+  SPACEBOT_MASTER_KEY: 'dummy-master-key',
+};
 
 let scratch: string;
 let emptyEnvFile: string;
@@ -99,6 +112,24 @@ function block(blocks: Map<string, string>, name: string): string {
   return text;
 }
 
+/** The entries of a section (`environment`, `networks`, ...) of a service block, one per line, as written. */
+function section(serviceBlock: string, name: string): string[] {
+  const lines = serviceBlock.split('\n');
+  const start = lines.findIndex((l) => new RegExp(`^ {4}${name}:\\s*$`).test(l));
+  if (start < 0) return [];
+  const out: string[] = [];
+  for (const line of lines.slice(start + 1)) {
+    if (!/^ {4}[ -]/.test(line)) break;
+    if (/^ {6}\S|^ {4}- /.test(line)) out.push(line.trim());
+  }
+  return out;
+}
+
+/** The names of a section's entries (`KEY: value` or `name: null` -> KEY / name). */
+function keys(serviceBlock: string, name: string): string[] {
+  return section(serviceBlock, name).map((l) => l.replace(/^- /, '').split(':')[0]!);
+}
+
 /** The `depends_on` section of a service block, as `dependency -> condition` pairs. */
 function dependencies(serviceBlock: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -117,7 +148,7 @@ function dependencies(serviceBlock: string): Record<string, string> {
 }
 
 describe('docker-compose.yml', () => {
-  test('is valid with the required variables set and lists all eight services', () => {
+  test('is valid with the required variables set and lists all nine services', () => {
     const run = compose(['config', '--services'], REQUIRED_ENV);
     expect(run.stderr).not.toMatch(/ERROR/);
     expect(run.status).toBe(0);
@@ -159,6 +190,67 @@ describe('docker-compose.yml', () => {
     expect(block(blocks, 'spacebot-api')).toMatch(/DATABASE_URL: postgres:\/\/spacebot:dummy-spacebot-password@postgres:5432\/spacebot/);
     expect(block(blocks, 'spacebot-api')).toMatch(/TEMPORAL_ADDRESS: temporal:7233/);
     expect(block(blocks, 'spacebot-api')).toMatch(/SPACEBOT_HOST: 0\.0\.0\.0/);
+  });
+
+  test('spacebot-tools holds no secret, sees only the workspaces, and reaches Temporal alone', () => {
+    const output = configOrFail({ ...REQUIRED_ENV, ...OPTIONAL_SECRETS });
+    const blocks = serviceBlocks(output);
+    const tools = block(blocks, 'spacebot-tools');
+    expect(tools).toMatch(/dist\/workers\/tools\.js/);
+
+    // Only where Temporal is and its own config path: no database URL, key, token or password.
+    expect(keys(tools, 'environment').sort()).toEqual(['LOG_LEVEL', 'SPACEBOT_CONFIG', 'SPACEBOT_DATA_DIR', 'SPACEBOT_TASK_QUEUE', 'TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE']);
+    for (const [name, value] of Object.entries({ ...REQUIRED_ENV, ...OPTIONAL_SECRETS })) {
+      expect({ name, inTools: tools.includes(value) }).toEqual({ name, inTools: false });
+    }
+    // The workspaces volume only: /data also holds generated secrets (master-key).
+    expect(section(tools, 'volumes')).toEqual(['- spacebot-agents:/data/agents:rw']);
+    expect(tools).not.toMatch(/^ {4}ports:/m);
+
+    // Its only network is shared with Temporal alone, has no way out, and PostgreSQL is not on it.
+    expect(keys(tools, 'networks')).toEqual(['tools']);
+    const onTools = [...blocks].filter(([, b]) => keys(b, 'networks').includes('tools')).map(([name]) => name);
+    expect(onTools.sort()).toEqual(['spacebot-tools', 'temporal']);
+    expect(keys(block(blocks, 'postgres'), 'networks')).toEqual(['database']);
+    expect(output).toMatch(/^networks:\n(?: {2}.*\n)*? {2}tools:\n {4}internal: true$/m);
+    expect(output).toMatch(/^networks:\n(?: {2}.*\n)*? {2}database:\n {4}internal: true$/m);
+
+    // Exactly what bubblewrap needs, and no capability.
+    expect(section(tools, 'cap_drop')).toEqual(['- ALL']);
+    expect(section(tools, 'cap_add')).toEqual([]);
+    expect(tools).toMatch(/^ {4}read_only: true$/m);
+    expect(tools).not.toMatch(/privileged: true/);
+    expect(section(tools, 'security_opt').sort()).toEqual([
+      '- apparmor=unconfined',
+      '- no-new-privileges:true',
+      '- seccomp:./deploy/seccomp/spacebot-tools.json',
+      '- systempaths=unconfined',
+    ]);
+
+    // The roles that hold the secrets leave workers' tools to it and are not on its network.
+    for (const name of ['spacebot-worker', 'spacebot-api', 'spacebot-gateway']) {
+      const b = block(blocks, name);
+      expect({ name, external: /^ {6}SPACEBOT_TOOLS_SERVICE: external$/m.test(b), networks: keys(b, 'networks').sort() }).toEqual({
+        name,
+        external: true,
+        networks: ['database', 'default'],
+      });
+    }
+    expect(block(blocks, 'spacebot-worker')).toMatch(/ANTHROPIC_API_KEY: dummy-anthropic-key/);
+  });
+
+  test('the tools seccomp profile lets bubblewrap build namespaces and refuses the usual escape routes', () => {
+    const profile = JSON.parse(readFileSync(path.join(ROOT, 'deploy/seccomp/spacebot-tools.json'), 'utf8')) as {
+      defaultAction: string;
+      archMap: { architecture: string; subArchitectures: string[] }[];
+      syscalls: { names: string[]; action: string }[];
+    };
+    const denied = profile.syscalls.filter((r) => r.action === 'SCMP_ACT_ERRNO').flatMap((r) => r.names);
+    for (const needed of ['unshare', 'clone', 'clone3', 'mount', 'umount2', 'pivot_root', 'setns']) expect({ needed, denied: denied.includes(needed) }).toEqual({ needed, denied: false });
+    for (const refused of ['init_module', 'kexec_load', 'bpf', 'perf_event_open', 'io_uring_setup', 'keyctl', 'userfaultfd', 'open_by_handle_at', 'ptrace']) {
+      expect({ refused, denied: denied.includes(refused) }).toEqual({ refused, denied: true });
+    }
+    expect(profile.archMap.find((a) => a.architecture === 'SCMP_ARCH_X86_64')?.subArchitectures).toEqual(expect.arrayContaining(['SCMP_ARCH_X86', 'SCMP_ARCH_X32']));
   });
 
   test('fails without SPACEBOT_API_TOKEN and names it', () => {

@@ -1,14 +1,16 @@
 // The tools service alone: workers' shell and file tools on `<task queue>-tools`, with no database,
-// provider keys or adapter tokens (docs/security.md). Run the others with SPACEBOT_TOOLS_SERVICE=external.
+// provider keys or adapter tokens (docs/security.md). The other workers then run with
+// `[tools] service = "external"` (SPACEBOT_TOOLS_SERVICE=external).
 import { ConfigError, loadConfig } from '../lib/config/load.js';
 import { logger } from '../lib/logger.js';
 import { startToolsService, type ToolsService } from '../lib/runtime/tools-service.js';
+import { SandboxPolicyError } from '../lib/sandbox/startup.js';
 
 let service: ToolsService;
 try {
   service = await startToolsService(loadConfig(), logger);
 } catch (err) {
-  if (err instanceof ConfigError) console.error(`spacebot-tools: ${err.message}`);
+  if (err instanceof ConfigError || err instanceof SandboxPolicyError) console.error(`spacebot-tools: ${err.message}`);
   else logger.fatal({ err }, `spacebot-tools failed to start: ${(err as Error).message}`);
   process.exit(1);
 }

@@ -33,7 +33,7 @@ export interface Roles {
   watchIngest?: boolean;
   /** The chat gateway: connects every `[adapters]` instance and feeds channel workflows (docs/adapters.md). */
   gateway?: boolean;
-  /** With the worker: also run workers' shell and file tools (default true); false when a tools service does (workers/tools.ts). */
+  /** With the worker: also run workers' shell and file tools; default: unless `[tools] service = "external"` (workers/tools.ts). */
   tools?: boolean;
 }
 
@@ -58,7 +58,8 @@ export async function startSpacebot(config: SpacebotConfig, logger: Logger, role
     const apiToken = roles.api ? resolveApiToken(config.server.apiToken, config.dataDir) : undefined;
     // Workers' shell and file tools: the sandbox probed once; its absence, or `none`, said in one line
     // (and `none` as root refused) before anything starts (docs/security.md#sandbox).
-    if (roles.worker && (roles.tools ?? true)) announceSandbox(config.tools, logger);
+    const toolsHere = roles.tools ?? config.tools.service !== 'external';
+    if (roles.worker && toolsHere) announceSandbox(config.tools, logger);
     // One leak guard for the process: tool output, replies, drafts, timelines and every log line
     // (lib/security/leak-guard.ts).
     const leakGuard = leakGuardOf({ config });
@@ -111,7 +112,7 @@ export async function startSpacebot(config: SpacebotConfig, logger: Logger, role
         streams,
         leakGuard,
       };
-      worker = await createSpacebotWorker({ connection: await temporal.nativeConnection(), namespace: temporal.namespace, taskQueue: config.temporal.taskQueue, dataConverter, deps, pollTools: roles.tools ?? true });
+      worker = await createSpacebotWorker({ connection: await temporal.nativeConnection(), namespace: temporal.namespace, taskQueue: config.temporal.taskQueue, dataConverter, deps, pollTools: toolsHere });
       const running = worker.run();
       running.catch((err: unknown) => logger.error({ err }, 'Temporal worker stopped with an error'));
       const w = worker;

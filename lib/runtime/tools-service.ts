@@ -2,6 +2,7 @@ import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { SpacebotConfig } from '../config/types.js';
 import { ConfigError } from '../config/load.js';
 import type { Logger } from '../logger.js';
+import { announceSandbox } from '../sandbox/startup.js';
 import { installTemporalRuntime } from '../temporal/runtime-logger.js';
 import { createToolsWorker } from './tools-worker.js';
 import { secretsInToolsService } from './tools-service-secrets.js';
@@ -30,12 +31,16 @@ export async function startToolsService(config: SpacebotConfig, logger: Logger, 
       `the tools service must hold no secrets, but found ${secrets.join(', ')}; remove them from its environment and config (docs/security.md, "What each container holds")`,
     );
   }
+  // This process IS where the tools run: it probes its own sandbox, whatever `[tools] service` says.
+  const here: SpacebotConfig = { ...config, tools: { ...config.tools, service: 'local' } };
+  // Says whether the sandbox works here; refuses `sandbox = "none"` as root (SandboxPolicyError).
+  announceSandbox(here.tools, logger);
   const address = config.temporal.address;
   if (!address) throw new ConfigError('TEMPORAL_ADDRESS (or temporal.address) is required for the tools service: it joins a running Temporal server');
   installTemporalRuntime(logger);
   const connection = await NativeConnection.connect({ address });
   try {
-    const worker = await createToolsWorker({ connection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, config, logger });
+    const worker = await createToolsWorker({ connection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, config: here, logger });
     const running = worker.run();
     running.catch((err: unknown) => logger.error({ err }, 'tools worker stopped with an error'));
     logger.info({ taskQueue: config.temporal.taskQueue, sandbox: config.tools.sandbox }, 'tools service running');
@@ -54,14 +59,3 @@ export async function startToolsService(config: SpacebotConfig, logger: Logger, 
   }
 }
 
-/**
- * `SPACEBOT_TOOLS_SERVICE`: `local` (default) runs workers' shell and file tools inside the worker
- * process; `external` leaves them to a tools service, so the worker (which holds the keys) never
- * runs a command.
- */
-export function toolsRunLocally(env: NodeJS.ProcessEnv): boolean {
-  const value = env.SPACEBOT_TOOLS_SERVICE?.trim() ?? '';
-  if (value === '' || value === 'local') return true;
-  if (value === 'external') return false;
-  throw new ConfigError(`environment variable SPACEBOT_TOOLS_SERVICE: expected "local" or "external", got "${value}"`);
-}

@@ -104,7 +104,7 @@ test('a worker writes a file, runs a command, reports its outcome, and the chann
   expect(child.type).toBe('workerWorkflow');
   expect(child.memo).toMatchObject({ process: 'worker', parent: wfId('w1') });
   const history = await h.env.client.workflow.getHandle(`${wfId('w1')}/worker/1`).fetchHistory();
-  const toolQueues = (history.events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes?.activityType?.name === 'runTool' ? [e.activityTaskScheduledEventAttributes.taskQueue?.name] : []));
+  const toolQueues = (history.events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes?.activityType?.name === 'runWorkspaceTool' ? [e.activityTaskScheduledEventAttributes.taskQueue?.name] : []));
   expect(toolQueues.length).toBe(2);
   expect(toolQueues.every((q) => q?.endsWith('-tools'))).toBe(true);
   await recordHistories(h.env, wfId('w1'), 'worker-reports-result');

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { loadConfig } from '../../lib/config/load.js';
 import { createLogger } from '../../lib/logger.js';
-import { startToolsService, ToolsServiceSecretsError, toolsRunLocally, type ToolsService } from '../../lib/runtime/tools-service.js';
+import { startToolsService, ToolsServiceSecretsError, type ToolsService } from '../../lib/runtime/tools-service.js';
 import { makeWorkerTools } from '../../lib/tools/workspace/index.js';
 import { WORKSPACE_TOOL_NAMES } from '../../workflows/workspace-tools.js';
 import type { NeutralRequest, ScriptStep } from '../fake-llm/script.js';
@@ -36,7 +36,8 @@ describe('with the tools service running beside a worker that leaves it the tool
   beforeAll(async () => {
     env = await startTestTemporal();
     // Workers may use the memory tools: those need the database and must stay on the main queue.
-    h = await createHarness({ env, pollTools: false, toml: '[[agents]]\nid = "main"\nmemory_tools_for_workers = true\n' });
+    // `[tools] service = "external"`, as the compose file sets it for spacebot-worker.
+    h = await createHarness({ env, pollTools: false, toml: '[tools]\nservice = "external"\n\n[[agents]]\nid = "main"\nmemory_tools_for_workers = true\n' });
     // Only what a spacebot-tools container gets: no DATABASE_URL, provider key or token.
     const toolsEnv = { TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: env.namespace ?? 'default', SPACEBOT_DATA_DIR: h.config.dataDir };
     const config = loadConfig({ file: h.configFile, cwd: path.dirname(h.configFile), env: toolsEnv });
@@ -89,10 +90,12 @@ describe('with the tools service running beside a worker that leaves it the tool
     const workerId = `${wfId('t1')}/worker/1`;
     const rows = await h.database.db.selectFrom('context_entries').select(['step', 'idx', 'role', 'content']).where('channel_id', '=', workerId).where('role', '=', 'tool').orderBy('step').orderBy('idx').execute();
     const results = rows.map((r) => r.content as { toolCallId: string; content: string; isError?: boolean });
-    expect(results).toHaveLength(3);
-    expect(results.map((r) => r.content)).toContainEqual(expect.stringMatching(/^Created notes\/hello\.txt \(5 bytes, 1 line\)/));
-    const shellResult = results.find((r) => r.content.includes('[redacted: aws access key]'));
-    expect(shellResult?.content).toMatch(/^\s*5\b/m);
+    expect(results.map((r) => r.content)).toEqual([
+      'Created notes/hello.txt (5 bytes, 1 line).',
+      'No memories found.',
+      expect.stringMatching(/^5\n\[redacted: aws access key\]\n\[exit code 0 · /),
+      'Outcome recorded. Finish now (answer without tools).',
+    ]);
     expect(JSON.stringify(results)).not.toContain(FAKE_AWS_KEY);
     expect(results.filter((r) => r.isError)).toEqual([]);
 
@@ -161,11 +164,17 @@ describe('the tools service holds no secrets', () => {
   });
 });
 
-test('SPACEBOT_TOOLS_SERVICE picks where tools run, and names itself when wrong', () => {
-  expect(toolsRunLocally({})).toBe(true);
-  expect(toolsRunLocally({ SPACEBOT_TOOLS_SERVICE: 'local' })).toBe(true);
-  expect(toolsRunLocally({ SPACEBOT_TOOLS_SERVICE: 'external' })).toBe(false);
-  expect(() => toolsRunLocally({ SPACEBOT_TOOLS_SERVICE: 'remote' })).toThrow(/SPACEBOT_TOOLS_SERVICE.*"remote"/);
+test('SPACEBOT_TOOLS_SERVICE (or [tools] service) says where tools run, and a wrong value is named', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'spacebot-tools-mode-'));
+  try {
+    expect(loadConfig({ cwd: dir, env: {} }).tools.service).toBe('local');
+    expect(loadConfig({ cwd: dir, env: { SPACEBOT_TOOLS_SERVICE: 'external' } }).tools.service).toBe('external');
+    writeFileSync(path.join(dir, 'spacebot.toml'), '[tools]\nservice = "external"\n');
+    expect(loadConfig({ cwd: dir, env: {} }).tools.service).toBe('external');
+    expect(() => loadConfig({ cwd: dir, env: { SPACEBOT_TOOLS_SERVICE: 'remote' } })).toThrow(/SPACEBOT_TOOLS_SERVICE.*"remote"/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('the workflow routes exactly the workspace tools to the tools service', () => {

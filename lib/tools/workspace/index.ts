@@ -20,7 +20,10 @@ export { SandboxUnavailableError, runShellCommand } from './shell.js';
  */
 export function makeWorkerTools(config: Partial<ToolsConfig> = {}): readonly Tool[] {
   const files = makeFileTools({ maxOutputBytes: config.maxOutputBytes });
-  const access = workspaceToolAccess({ sandbox: config.sandbox ?? 'bwrap', allowUnsandboxedRoot: config.allowUnsandboxedRoot ?? false });
+  // With a tools service (`[tools] service = "external"`) this process only offers the tools: the
+  // service probes its own sandbox and refuses what it cannot confine (lib/runtime/tools-service.ts).
+  const access =
+    config.service === 'external' ? { shell: true } : workspaceToolAccess({ sandbox: config.sandbox ?? 'bwrap', allowUnsandboxedRoot: config.allowUnsandboxedRoot ?? false });
   const reading = [files.fileRead as Tool, files.fileList as Tool];
   if (!access.shell) return reading;
   const shell = makeShellTool({ defaultTimeoutSeconds: config.shellTimeoutSeconds, maxOutputBytes: config.maxOutputBytes, sandbox: config.sandbox });
