@@ -85,7 +85,7 @@ async function follow(input: string | URL, options: GuardedFetchOptions, maxRedi
   let method = (options.method ?? 'GET').toUpperCase();
   let headers: Record<string, string> = Object.fromEntries(Object.entries(options.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
   let body = options.body;
-  let current = await checkUrl(input, options.policy);
+  let current = await withinDeadline(checkUrl(input, options.policy), limits);
   for (let redirects = 0; ; redirects++) {
     const res = await exchange(current, { method, headers, body, ...limits, maxBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES });
     const location = res.headers.location;
@@ -104,8 +104,18 @@ async function follow(input: string | URL, options: GuardedFetchOptions, maxRedi
       body = undefined;
       headers = Object.fromEntries(Object.entries(headers).filter(([k]) => k !== 'content-type' && k !== 'content-length'));
     }
-    current = await checkUrl(next, options.policy);
+    current = await withinDeadline(checkUrl(next, options.policy), limits);
   }
+}
+
+/** DNS lookups cannot be aborted: a hanging resolver is raced against the deadline instead. */
+function withinDeadline<T>(work: Promise<T>, limits: Deadline): Promise<T> {
+  if (limits.signal.aborted) return Promise.reject(new FetchFailedError(limits.deadline.timedOut ? `no answer within ${limits.timeoutMs} ms` : 'cancelled'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new FetchFailedError(limits.deadline.timedOut ? `no answer within ${limits.timeoutMs} ms` : 'cancelled'));
+    limits.signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => limits.signal.removeEventListener('abort', onAbort));
+  });
 }
 
 interface Exchange extends Deadline {

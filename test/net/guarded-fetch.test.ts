@@ -146,3 +146,8 @@ test('the response size and the time are capped', async () => {
   await expect(guardedFetch(`http://127.0.0.1:${allowed.port}/big`, { policy, maxResponseBytes: 1000 })).rejects.toThrow(/failed: the response from 127.0.0.1 is larger than 1000 bytes/);
   await expect(guardedFetch(`http://127.0.0.1:${allowed.port}/slow`, { policy, timeoutMs: 300 })).rejects.toThrow('failed: no answer within 300 ms');
 });
+
+test('a resolver that never answers is cut off by the deadline', async () => {
+  const resolve: Resolver = () => new Promise(() => undefined);
+  await expect(guardedFetch('http://hanging.test/', { policy: { ...policy, resolve }, timeoutMs: 200 })).rejects.toThrow('failed: no answer within 200 ms');
+});
