@@ -50,7 +50,11 @@ let running: EgressProxy | undefined;
  * the tools service). Returns how to stop it, or undefined when there is nothing to start.
  */
 export async function startWorkerEgress(config: Pick<SpacebotConfig, 'tools' | 'network'>, logger: Logger): Promise<(() => Promise<void>) | undefined> {
-  if (config.tools.sandbox !== 'bwrap' || config.tools.network !== 'guarded') return undefined;
+  if (config.tools.network !== 'guarded') return undefined;
+  if (config.tools.sandbox !== 'bwrap') {
+    logger.warn('[tools] network = "guarded" has no effect with sandbox = "none": commands run on the host, with its network');
+    return undefined;
+  }
   const proxy = await EgressProxy.start({ policy: guardPolicy(config.network), logger });
   setWorkerEgressProxy(proxy);
   return async () => {
