@@ -8,7 +8,8 @@ const policy = proxyLocalActivities<ApprovalActivities>(STORAGE_OPTIONS);
 
 /**
  * How a turn reads the model's tool calls, shared by every workflow that runs turns (channels,
- * heartbeats): pure functions, so both replay the same way.
+ * heartbeats): pure functions, so both replay the same way; and the permission check of
+ * `spawn_worker` (one local activity, behind its patch).
  */
 
 /** Tools after which the turn ends without another LLM call, when they are all the model asked for. */
