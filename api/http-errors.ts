@@ -13,11 +13,19 @@ export function sendError(reply: FastifyReply, status: number, error: string, me
   return reply.code(status).send(body);
 }
 
-/** 400 naming the first offending field of a zod failure (`where` is "body" or "query"). */
+/**
+ * 400 naming the first offending field of a zod failure (`where` is "body", "query" or "path"). An
+ * unknown field is named itself; a failure of the whole value (a body that is not an object) names
+ * `where`, so every 400 carries a field.
+ */
 export function sendValidationError(reply: FastifyReply, where: string, error: z.ZodError): FastifyReply {
   const issue = error.issues[0];
-  const field = issue?.path.length ? issue.path.join('.') : undefined;
+  const path = issue?.path.length ? issue.path.join('.') : undefined;
   let message = issue?.message ?? 'invalid request';
-  if (issue?.code === 'unrecognized_keys') message = `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
-  return sendError(reply, 400, 'invalid_request', `${where}${field ? `.${field}` : ''}: ${message}`, field ?? issue?.path.join('.'));
+  let field = path;
+  if (issue?.code === 'unrecognized_keys') {
+    message = `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
+    field = [path, issue.keys[0]].filter(Boolean).join('.');
+  }
+  return sendError(reply, 400, 'invalid_request', `${where}${path ? `.${path}` : ''}: ${message}`, field || where);
 }
