@@ -25,7 +25,6 @@ const JWT = 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJzcGFjZWJvdC10ZXN0In
 
 let h: Harness;
 let anthropicKey: string;
-let shellSecrets: string[];
 const logLines: string[] = [];
 
 beforeAll(async () => {
@@ -37,7 +36,6 @@ beforeAll(async () => {
   });
   h = await createHarness({ logger: createLogger('secret-leaks', 'info', sink) });
   anthropicKey = h.config.providers.anthropic.apiKey!;
-  shellSecrets = [anthropicKey, AWS_KEY, PEM_BODY, JWT];
   const workspace = h.config.agents[0]!.workspace;
   mkdirSync(path.join(workspace, 'secrets'), { recursive: true });
   writeFileSync(path.join(workspace, 'secrets', 'key.txt'), `ANTHROPIC_API_KEY=${anthropicKey}\naws_access_key_id=${AWS_KEY}\n${PEM}\nsession=${JWT}\n`);
