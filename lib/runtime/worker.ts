@@ -90,6 +90,8 @@ export async function createSpacebotWorker(options: WorkerOptions): Promise<Spac
     taskQueue: options.taskQueue,
     config: options.deps.config,
     logger: options.deps.logger,
+    // The process's guard: it also knows secrets-store values registered at start.
+    ...(options.deps.leakGuard ? { leakGuard: options.deps.leakGuard } : {}),
     extraActivities: { runTool: activities.runTool },
   });
   return new SpacebotWorker(main, tools);
