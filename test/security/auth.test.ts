@@ -62,7 +62,7 @@ describe('start-up through workers/main.ts', () => {
     expect(lines[0]).toContain(`delete ${file}`);
     // Nothing was replaced behind the operator's back.
     expect(readFileSync(file, 'utf8')).toBe(content);
-  }, 120_000);
+  }, 400_000);
 
   test.each([
     ['whitespace', '   '],
@@ -75,7 +75,7 @@ describe('start-up through workers/main.ts', () => {
     expect(lines[0]).toContain('the API token in SPACEBOT_API_TOKEN is');
     expect(lines[0]).toContain('openssl rand');
     if (token.trim()) expect(lines[0]).not.toContain(token);
-  }, 120_000);
+  }, 400_000);
 });
 
 test('a generated token is long enough, and a good one in the file is used trimmed', () => {

@@ -30,7 +30,7 @@ export function startSpacebotProcess(env: Record<string, string>): SpacebotProce
 }
 
 /** Resolves once `text` is in the output; rejects when the process exits first or the time is up. */
-export async function waitForOutput(started: SpacebotProcess, text: string, timeoutMs = 90_000): Promise<void> {
+export async function waitForOutput(started: SpacebotProcess, text: string, timeoutMs = 240_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!started.output().includes(text)) {
     if (started.child.exitCode !== null || started.child.signalCode !== null) {
@@ -45,7 +45,7 @@ export async function waitForOutput(started: SpacebotProcess, text: string, time
  * How a start that should be refused ended: the exit code, or 'started' when it came up after all
  * (then it is stopped, so that a regression fails the test quickly instead of hanging it).
  */
-export async function refusedOrStarted(started: SpacebotProcess, timeoutMs = 90_000): Promise<number | string | null> {
+export async function refusedOrStarted(started: SpacebotProcess, timeoutMs = 240_000): Promise<number | string | null> {
   const came = waitForOutput(started, 'API listening', timeoutMs).then(
     () => 'started' as const,
     () => undefined,
