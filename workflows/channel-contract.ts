@@ -21,7 +21,14 @@ export interface Sender {
 export interface InboundMessage {
   /** The platform's message id (or one the API generated); the deduplication key. */
   messageId: string;
-  text: string;
+  /**
+   * The body, in messages submitted before bodies were stored at intake (running workflows and
+   * recorded histories still carry it). New messages leave it out and set `bodyStored`: the body is
+   * in the inbound_bodies table (lib/channel/inbound-bodies.ts) and never travels through Temporal.
+   */
+  text?: string;
+  /** The body was written to inbound_bodies at intake, keyed by channel workflow id and message id. */
+  bodyStored?: boolean;
   sender?: Sender;
   /** ISO time the gateway received it; set outside the workflow, so it is deterministic inside. */
   receivedAt: string;
@@ -61,6 +68,12 @@ export interface ChannelSettings {
   maxResultTurns: number;
   /** Plain text is not sent: the model must call `reply` (or `skip`); bare text is nudged. */
   requireReplyTool?: boolean;
+  /**
+   * Messages accepted but not yet answered, at most; past it the update is refused by its validator
+   * (ChannelQueueFull): the API answers 429 with Retry-After, the gateway backs off and retries.
+   * Absent in channels started before the bound: DEFAULT_MAX_PENDING_MESSAGES.
+   */
+  maxPendingMessages?: number;
 }
 
 export interface SubmitMessageInput {
@@ -102,7 +115,7 @@ export interface ChannelState extends ChannelKey {
   turnSeq: number;
   /** Recent message ids, oldest first, bounded: deduplication across runs. */
   seen: string[];
-  /** Messages accepted but not yet answered. */
+  /** Messages accepted but not yet answered: bounded (maxPendingMessages) and, for new messages, without text. */
   pending: InboundMessage[];
   /** Lowered in tests to force continue-as-new; else the config's value. */
   continueAsNewAfterTurns: number;
@@ -127,6 +140,21 @@ export const setQueueModeUpdate = defineUpdate<{ queueMode: QueueMode }, [{ queu
 export const cancelProcessUpdate = defineUpdate<{ cancelled: boolean }, [{ id: string }]>('cancelProcess');
 
 export const MAX_MESSAGE_CHARS = 32_000;
+
+/** Default bound of a channel's pending queue (`[defaults] max_pending_messages`). */
+export const DEFAULT_MAX_PENDING_MESSAGES = 50;
+/**
+ * Largest message envelope (the message without its text, as JSON, in UTF-8 bytes) and message id the
+ * channel accepts: ids and senders as platforms give them fit many times over. With the queue bound
+ * (at most MAX_PENDING_MESSAGES_LIMIT) and the bounded seen-id list they bound the continue-as-new
+ * input by construction (test/security/conversation-flood-bounds.test.ts).
+ */
+export const MAX_ENVELOPE_BYTES = 2048;
+export const MAX_MESSAGE_ID_CHARS = 256;
+/** The largest `max_pending_messages` the config accepts. */
+export const MAX_PENDING_MESSAGES_LIMIT = 200;
+/** The failure type of a submitMessage update refused because the conversation's queue is full. */
+export const QUEUE_FULL_FAILURE = 'ChannelQueueFull';
 
 /** Conversation and message ids as callers give them: what fits a workflow id and a URL path segment. */
 export const EXTERNAL_ID_PATTERN = /^[A-Za-z0-9._:@-]{1,200}$/;

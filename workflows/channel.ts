@@ -27,8 +27,8 @@ import { decideNudge } from './nudge.js';
 import { ToolLoopGuard } from './tool-loop-guard.js';
 import { endsTurn, replyTextOf, workerStartPermit } from './turn-tools.js';
 import { WEBHOOK_PLATFORM } from './platforms.js';
+import { maxPendingOf, refuseWhenQueueFull, validateInbound } from './inbound-validation.js';
 import {
-  MAX_MESSAGE_CHARS,
   QUEUE_MODES,
   cancelProcessUpdate,
   channelWorkflowId,
@@ -153,7 +153,13 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
       await condition(() => draining || isAnswered(message.messageId));
       return resultFor(message.messageId, duplicate);
     },
-    { validator: ({ message }: SubmitMessageInput) => validateInbound(message) },
+    {
+      validator: ({ message }: SubmitMessageInput) => {
+        validateInbound(message);
+        // The pending queue is bounded: past it the update is refused here, before it touches the history.
+        if (!seen.has(message.messageId)) refuseWhenQueueFull(queue.length, maxPendingOf(settings));
+      },
+    },
   );
 
 
@@ -499,12 +505,6 @@ function runTool(
   return tools.runTool.executeWithOptions({ summary: `tool ${call.name}` }, [
     { ...base, step, idx, call, process: 'channel', triggerMessageId: trigger?.messageId, userId: trigger?.sender?.id },
   ]);
-}
-
-function validateInbound(message: InboundMessage): void {
-  if (!message || typeof message.messageId !== 'string' || !message.messageId) throw new Error('message.messageId is required');
-  if (typeof message.text !== 'string' || !message.text.trim()) throw new Error('message.text must be a non-empty string');
-  if (message.text.length > MAX_MESSAGE_CHARS) throw new Error(`message.text is longer than ${MAX_MESSAGE_CHARS} characters`);
 }
 
 function validateQueueMode(mode: QueueMode | null): void {

@@ -19,6 +19,8 @@ import { DEFAULT_CHANNEL_SETTINGS, toolsTaskQueueFor } from '../../workflows/cha
 import type { ProcessRecord } from '../../workflows/process-contract.js';
 import type { AgentConfig } from '../config/types.js';
 import type { channelWorkflow } from '../../workflows/channel.js';
+import { ConversationBusyError, isQueueFullRejection } from './conversation-busy.js';
+import type { InboundBodies } from './inbound-bodies.js';
 
 export interface SubmitOptions extends ChannelKey {
   message: InboundMessage;
@@ -45,26 +47,50 @@ export class ChannelClient {
   constructor(
     private readonly client: Client,
     private readonly config: SpacebotConfig,
+    /**
+     * Where bodies are written at intake, so only ids travel through Temporal. Without it (unit tests
+     * of other parts) the text travels in the update, as it did before bodies were stored.
+     */
+    private readonly bodies?: InboundBodies,
   ) {}
 
+  /**
+   * Hands a message to its channel. Throws ConversationBusyError when the conversation's pending
+   * queue is full (retry later), WorkflowUpdateFailedError when the workflow refused the message.
+   */
   async submit(options: SubmitOptions): Promise<SubmitOutcome> {
     const workflowId = channelWorkflowId(options);
     const deadline = Date.now() + (options.waitMs ?? 0);
     const wait = (options.waitMs ?? 0) > 0;
-    for (let hop = 0; ; hop++) {
-      const handle = await this.client.workflow.startUpdateWithStart(submitMessageUpdate, {
-        args: [{ message: options.message, wait }],
-        waitForStage: WorkflowUpdateStage.ACCEPTED,
-        // Same message, same update id: a retried POST is deduplicated by Temporal as well as by the workflow.
-        updateId: `msg:${options.message.messageId}:${wait ? 'wait' : 'nowait'}:${hop}`,
-        startWorkflowOperation: this.startOperation(options, workflowId),
-      });
-      const runId = handle.workflowRunId ?? '';
-      const remaining = deadline - Date.now();
-      const result = wait ? await withTimeout(handle.result(), Math.max(remaining, 0)) : await handle.result();
-      if (!result) return { workflowId, runId, timedOut: true };
-      if (result.status !== 'continued' || hop >= MAX_RUN_HOPS) return { workflowId, runId, timedOut: false, result };
+    const message = await this.storeBody(workflowId, options.message);
+    try {
+      for (let hop = 0; ; hop++) {
+        const handle = await this.client.workflow.startUpdateWithStart(submitMessageUpdate, {
+          args: [{ message, wait }],
+          waitForStage: WorkflowUpdateStage.ACCEPTED,
+          // Same message, same update id: a retried POST is deduplicated by Temporal as well as by the workflow.
+          updateId: `msg:${options.message.messageId}:${wait ? 'wait' : 'nowait'}:${hop}`,
+          startWorkflowOperation: this.startOperation(options, workflowId),
+        });
+        const runId = handle.workflowRunId ?? '';
+        const remaining = deadline - Date.now();
+        const result = wait ? await withTimeout(handle.result(), Math.max(remaining, 0)) : await handle.result();
+        if (!result) return { workflowId, runId, timedOut: true };
+        if (result.status !== 'continued' || hop >= MAX_RUN_HOPS) return { workflowId, runId, timedOut: false, result };
+      }
+    } catch (err) {
+      // The validator refused it for a full queue: backpressure the caller can act on, not a failure.
+      if (isQueueFullRejection(err)) throw new ConversationBusyError(err.cause?.message ?? 'the conversation is busy', { cause: err });
+      throw err;
     }
+  }
+
+  /** Writes the body before the update (first write wins), and returns the message without it. */
+  private async storeBody(workflowId: string, message: InboundMessage): Promise<InboundMessage> {
+    if (!this.bodies || message.text === undefined) return message;
+    await this.bodies.put(workflowId, message.messageId, message.text);
+    const { text: _stored, ...envelope } = message;
+    return { ...envelope, bodyStored: true };
   }
 
   private startOperation(key: ChannelKey, workflowId: string) {
@@ -76,7 +102,7 @@ export class ChannelClient {
       pending: [],
       continueAsNewAfterTurns: this.config.continueAsNewAfterTurns,
       maxLlmCallsPerTurn: agent?.maxLlmCallsPerTurn ?? 5,
-      settings: channelSettingsFor(agent, this.config.temporal.taskQueue),
+      settings: { ...channelSettingsFor(agent, this.config.temporal.taskQueue), maxPendingMessages: this.config.maxPendingMessages },
     };
     return new WithStartWorkflowOperation<typeof channelWorkflow>('channelWorkflow', {
       workflowId,

@@ -1,4 +1,5 @@
 import { WorkflowUpdateFailedError, isGrpcServiceError } from '@temporalio/client';
+import { ConversationBusyError } from '../channel/conversation-busy.js';
 
 /** gRPC status codes (grpc-js is not a direct dependency; these numbers are fixed by the gRPC spec). */
 const GRPC_INVALID_ARGUMENT = 3;
@@ -13,9 +14,12 @@ export class GatewayStoppingError extends Error {
 /**
  * A submission that can never succeed: the channel workflow rejected the message (its validator
  * refused the ids) or the request itself is invalid. Everything else (Temporal down, restarting,
- * overloaded, a timeout) is worth retrying, because the message would otherwise be lost.
+ * overloaded, a timeout, the conversation's queue full) is worth retrying, because the message would
+ * otherwise be lost.
  */
 export function isPermanentSubmitError(err: unknown): boolean {
+  // A full queue is backpressure: the message is retried once the conversation has caught up.
+  if (err instanceof ConversationBusyError) return false;
   if (err instanceof WorkflowUpdateFailedError) return true;
   if (isGrpcServiceError(err)) return [GRPC_INVALID_ARGUMENT, GRPC_PERMISSION_DENIED, GRPC_UNAUTHENTICATED].includes(err.code);
   const cause = (err as { cause?: unknown } | undefined)?.cause;
@@ -45,7 +49,9 @@ export async function retryUntilAccepted<T>(
       return await attempt();
     } catch (err) {
       if (isPermanentSubmitError(err)) throw err;
-      const wait = Math.round(delay * (0.8 + Math.random() * 0.4));
+      // A full conversation says how long it needs (about a turn): never retry sooner than that.
+      const floor = err instanceof ConversationBusyError ? err.retryAfterSeconds * 1000 : 0;
+      const wait = Math.max(floor, Math.round(delay * (0.8 + Math.random() * 0.4)));
       options.onRetry(err, n, wait);
       await abortableSleep(wait, options.signal);
       delay = Math.min(delay * 2, options.policy.maxMs);

@@ -1,0 +1,54 @@
+import type { ColumnType, Kysely } from 'kysely';
+import type { Database } from '../db/schema.js';
+import { refuseEncodingErrors } from '../text/database-encoding.js';
+import { cleanText } from '../text/hygiene.js';
+
+/**
+ * Message bodies stored at intake (migrations/015_inbound_bodies.sql). A message's text never travels
+ * through Temporal: the intake writes it here, keyed by (channel workflow id, message id), before the
+ * update that carries only the id; recordInbound reads it back at turn time. Workflow histories,
+ * workflow tasks and continue-as-new inputs then stay small however large and many the messages are.
+ */
+export interface InboundBodiesTable {
+  channel_id: string;
+  message_id: string;
+  text: string;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+}
+
+type Db = Kysely<Database>;
+type BodiesDb = Kysely<Database & { inbound_bodies: InboundBodiesTable }>;
+const table = (db: Db): BodiesDb => db.withTables<{ inbound_bodies: InboundBodiesTable }>();
+
+/** Writes and reads bodies for the intake (ChannelClient.submit). */
+export class InboundBodies {
+  constructor(private readonly db: Db) {}
+
+  /**
+   * Stores a body. The first write for an id wins (a retried delivery carries the same message), so
+   * a later submission under the same id cannot change what the conversation already holds. NUL and
+   * unpaired surrogates are removed: the one rule of lib/text/hygiene.ts.
+   */
+  async put(channelId: string, messageId: string, text: string): Promise<void> {
+    await refuseEncodingErrors('the message', () =>
+      table(this.db)
+        .insertInto('inbound_bodies')
+        .values({ channel_id: channelId, message_id: messageId, text: cleanText(text) })
+        .onConflict((oc) => oc.columns(['channel_id', 'message_id']).doNothing())
+        .execute(),
+    );
+  }
+}
+
+/** Bodies of some messages of one channel, by message id (inside recordInbound's transaction). */
+export async function readBodies(db: Db, channelId: string, messageIds: string[]): Promise<Map<string, string>> {
+  if (!messageIds.length) return new Map();
+  const rows = await table(db).selectFrom('inbound_bodies').select(['message_id', 'text']).where('channel_id', '=', channelId).where('message_id', 'in', messageIds).execute();
+  return new Map(rows.map((r) => [r.message_id, r.text]));
+}
+
+/** Once in the transcript, a body is no longer needed here. */
+export async function deleteBodies(db: Db, channelId: string, messageIds: string[]): Promise<void> {
+  if (!messageIds.length) return;
+  await table(db).deleteFrom('inbound_bodies').where('channel_id', '=', channelId).where('message_id', 'in', messageIds).execute();
+}
