@@ -4,6 +4,7 @@ import type { Selectable } from 'kysely';
 import { z } from 'zod';
 import { WEBHOOK_PLATFORM } from '../../adapters/webhook.js';
 import { temporalUiLink } from '../../lib/channel/channel-client.js';
+import { ConversationBusyError } from '../../lib/channel/conversation-busy.js';
 import { findAgent } from '../../lib/config/load.js';
 import type { MessagesTable } from '../../lib/db/schema.js';
 import { channelWorkflowId, EXTERNAL_ID_PATTERN, EXTERNAL_ID_RULE, MAX_MESSAGE_CHARS, type ReplyRecord } from '../../workflows/channel-contract.js';
@@ -93,6 +94,10 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: ApiContext): vo
     let outcome: Awaited<ReturnType<typeof ctx.channels.submit>>;
     try {
       outcome = await ctx.channels.submit({ ...key, message: { messageId, text, sender, receivedAt: new Date().toISOString(), ...(direct === false ? { isDirect: false } : {}) }, waitMs });
+    } catch (err) {
+      // The conversation's queue is full: nothing was taken; the client retries after Retry-After.
+      if (err instanceof ConversationBusyError) return sendTooMany(reply, err.retryAfterSeconds, `${err.message} (the message was not sent: retry it with the same messageId)`, 'conversation');
+      throw err;
     } finally {
       release();
     }

@@ -13,6 +13,7 @@ import { resolveCortex } from '../cortex/config.js';
 import { resolveMemory } from '../memory/embedders/config.js';
 import { resolveSandboxSettings } from '../sandbox/config.js';
 import { resolveAgentPolicy } from '../policy/config.js';
+import { DEFAULT_MAX_PENDING_MESSAGES } from '../../workflows/channel-contract.js';
 import {
   NATIVE_PROVIDER_IDS,
   PROCESS_TYPES,
@@ -198,6 +199,7 @@ function resolveConfig(cfg: ConfigFile, env: NodeJS.ProcessEnv, cwd: string, fil
     routing,
     models,
     continueAsNewAfterTurns: cfg.defaults?.continue_as_new_after_turns ?? 500,
+    maxPendingMessages: cfg.defaults?.max_pending_messages ?? DEFAULT_MAX_PENDING_MESSAGES,
     historyTurns: cfg.defaults?.history_turns ?? 40,
     agents,
     pricing: resolvePricing(cfg.pricing, cfg.models, ref),

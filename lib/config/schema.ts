@@ -145,6 +145,8 @@ export const configFileSchema = z
         max_llm_calls_per_turn: z.number().int().min(1).max(50).optional(),
         max_output_tokens: z.number().int().min(16).max(128_000).optional(),
         continue_as_new_after_turns: z.number().int().min(1).optional(),
+        /** Messages a conversation holds unanswered, at most; past it: 429 with Retry-After (docs/processes.md). */
+        max_pending_messages: z.number().int().min(1).max(200).optional(),
         history_turns: z.number().int().min(1).max(1000).optional(),
         /** Default of every agent's `streaming`. */
         streaming: z.boolean().optional(),

@@ -169,6 +169,8 @@ export interface SpacebotConfig {
   /** Keyed by `provider/model`. */
   models: Record<string, ModelSettings>;
   continueAsNewAfterTurns: number;
+  /** `[defaults] max_pending_messages`: a conversation's bound on unanswered messages (past it: 429). */
+  maxPendingMessages: number;
   historyTurns: number;
   agents: AgentConfig[];
   /** `[pricing]` (and `[models]` prices): see docs/costs.md. */

@@ -4,6 +4,7 @@ import { OutboundAdapters } from '../../adapters/outbound.js';
 import { WebhookOutbound } from '../../adapters/webhook.js';
 import { buildApi } from '../../api/server.js';
 import { ChannelClient } from '../channel/channel-client.js';
+import { InboundBodies } from '../channel/inbound-bodies.js';
 import { HeartbeatService } from '../heartbeats/schedules.js';
 import type { SpacebotConfig } from '../config/types.js';
 import { ProviderRegistry } from '../llm/registry.js';
@@ -89,7 +90,7 @@ export async function startSpacebot(config: SpacebotConfig, logger: Logger, role
     // adapters connect only when the gateway role starts them).
     const gateway =
       config.adapters.length > 0 && (roles.worker || roles.gateway)
-        ? new Gateway({ config, channels: new ChannelClient(temporal.client, config), logger, db: database.db, temporal: temporal.client })
+        ? new Gateway({ config, channels: new ChannelClient(temporal.client, config, new InboundBodies(database.db)), logger, db: database.db, temporal: temporal.client })
         : undefined;
 
     // Probed once for both roles (the API saves memories too): if it does not work, one warning, and
@@ -148,7 +149,7 @@ export async function startSpacebot(config: SpacebotConfig, logger: Logger, role
         db: database.db,
         temporal: temporal.client,
         temporalAddress: temporal.address,
-        channels: new ChannelClient(temporal.client, config),
+        channels: new ChannelClient(temporal.client, config, new InboundBodies(database.db)),
         logger,
         temporalUiUrl: temporal.uiUrl,
         apiToken: token,

@@ -9,6 +9,7 @@ import { openStreamBus } from '../../lib/streaming/open-bus.js';
 import { WebhookOutbound } from '../../adapters/webhook.js';
 import { buildApi } from '../../api/server.js';
 import { ChannelClient } from '../../lib/channel/channel-client.js';
+import { InboundBodies } from '../../lib/channel/inbound-bodies.js';
 import { loadConfig } from '../../lib/config/load.js';
 import type { SpacebotConfig } from '../../lib/config/types.js';
 import { ProviderRegistry } from '../../lib/llm/registry.js';
@@ -97,7 +98,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   const database = await openDatabase(config, logger);
   // Shared by the worker (publishes streamed answers) and the API (serves them over SSE).
   const streams = openStreamBus(database, logger);
-  const channels = new ChannelClient(env.client, config);
+  const channels = new ChannelClient(env.client, config, new InboundBodies(database.db));
   const api = buildApi({ config, db: database.db, temporal: env.client, temporalAddress: env.address, channels, logger, temporalUiUrl: 'http://127.0.0.1:8233', apiToken: TEST_TOKEN, streams });
   await api.listen({ port: 0, host: '127.0.0.1' });
   const address = api.server.address();
