@@ -13,6 +13,7 @@
  *   spacebot secrets list | set <NAME> (value on stdin) | delete <NAME>
  *   spacebot approvals list <agent> [--status pending]
  *   spacebot approvals approve|deny <agent> <id>
+ *   spacebot keys payload-key   (local: the tools service's SPACEBOT_PAYLOAD_KEY, from the master key)
  *
  * Global: --url (SPACEBOT_URL, default http://127.0.0.1:3000), --token (SPACEBOT_API_TOKEN, else
  * data/api-token). Exit status: 0 done, 1 the server refused or failed, 2 bad usage.
@@ -26,6 +27,7 @@ import { ApiClient, CliError } from './api-client.js';
 import { table } from './table.js';
 import { secrets } from './secrets.js';
 import { approvals } from './approvals.js';
+import { payloadKeyLines } from './keys.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 
@@ -42,6 +44,7 @@ const USAGE = `usage:
   spacebot secrets list | set <NAME> (value on stdin, never an argument) | delete <NAME>
   spacebot approvals list <agent> [--status pending]
   spacebot approvals approve|deny <agent> <id>
+  spacebot keys payload-key   (prints SPACEBOT_PAYLOAD_KEY=… for the tools service; reads the master key locally)
 options: --url <api url> --token <api token>`;
 
 class UsageError extends Error {}
@@ -60,6 +63,12 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     return command ? 0 : 2;
   }
   if (command === 'replay') return replay(argv.slice(1));
+  // Local, no API: the master key never crosses the network for this.
+  if (command === 'keys') {
+    if (sub !== 'payload-key' || argv.length > 2) throw new UsageError('keys: the only command is `spacebot keys payload-key`');
+    for (const line of payloadKeyLines()) out.write(`${line}\n`);
+    return 0;
+  }
   const { values, positionals } = parseArgs({
     args: argv.slice(1),
     allowPositionals: true,

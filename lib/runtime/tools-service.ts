@@ -4,6 +4,8 @@ import { ConfigError } from '../config/load.js';
 import type { Logger } from '../logger.js';
 import { announceSandbox } from '../sandbox/startup.js';
 import { installTemporalRuntime } from '../temporal/runtime-logger.js';
+import { AesGcmPayloadCodec } from '../temporal/payload-codec.js';
+import { PAYLOAD_KEY_ENV, PayloadKeyFormatError, payloadKeysFromEnv } from '../temporal/payload-key.js';
 import { createToolsWorker } from './tools-worker.js';
 import { secretsInToolsService } from './tools-service-secrets.js';
 
@@ -31,6 +33,7 @@ export async function startToolsService(config: SpacebotConfig, logger: Logger, 
       `the tools service must hold no secrets, but found ${secrets.join(', ')}; remove them from its environment and config (docs/security.md, "What each container holds")`,
     );
   }
+  const dataConverter = toolsDataConverter(config, env);
   // This process IS where the tools run: it probes its own sandbox, whatever `[tools] service` says.
   const here: SpacebotConfig = { ...config, tools: { ...config.tools, service: 'local' } };
   // Says whether the sandbox works here; refuses `sandbox = "none"` as root (SandboxPolicyError).
@@ -40,10 +43,10 @@ export async function startToolsService(config: SpacebotConfig, logger: Logger, 
   installTemporalRuntime(logger);
   const connection = await NativeConnection.connect({ address });
   try {
-    const worker = await createToolsWorker({ connection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, config: here, logger });
+    const worker = await createToolsWorker({ connection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, config: here, logger, dataConverter });
     const running = worker.run();
     running.catch((err: unknown) => logger.error({ err }, 'tools worker stopped with an error'));
-    logger.info({ taskQueue: config.temporal.taskQueue, sandbox: config.tools.sandbox }, 'tools service running');
+    logger.info({ taskQueue: config.temporal.taskQueue, sandbox: config.tools.sandbox, encryptHistory: config.temporal.encryptHistory }, 'tools service running');
     return {
       worker,
       running,
@@ -59,3 +62,26 @@ export async function startToolsService(config: SpacebotConfig, logger: Logger, 
   }
 }
 
+
+/**
+ * The payload codec from SPACEBOT_PAYLOAD_KEY, never the master key (which would open the secrets
+ * store). With `encrypt_history` on and no payload key the service refuses to start: it could not
+ * read a single activity task, and every worker's shell and file tool would fail one by one instead.
+ * With it off, a given key still decodes runs recorded while it was on (as in the other processes).
+ */
+function toolsDataConverter(config: SpacebotConfig, env: NodeJS.ProcessEnv): { payloadCodecs: [AesGcmPayloadCodec] } | undefined {
+  let keys;
+  try {
+    keys = payloadKeysFromEnv(env);
+  } catch (err) {
+    if (err instanceof PayloadKeyFormatError) throw new ConfigError(err.message);
+    throw err;
+  }
+  if (!keys) {
+    if (!config.temporal.encryptHistory) return undefined;
+    throw new ConfigError(
+      `[temporal] encrypt_history is true but ${PAYLOAD_KEY_ENV} is not set: the tools service cannot read encrypted activity tasks; set it to the output of \`spacebot keys payload-key\` (never the master key; docs/security.md, "History at rest")`,
+    );
+  }
+  return { payloadCodecs: [new AesGcmPayloadCodec(keys, { encrypt: config.temporal.encryptHistory })] };
+}

@@ -1,12 +1,12 @@
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import protobuf from 'protobufjs';
-import { DecryptionError, deriveKey, open, seal } from '../secrets/cipher.js';
-import type { MasterKey, MasterKeys } from '../secrets/master-key.js';
+import { DecryptionError, open, seal } from '../secrets/cipher.js';
+import type { MasterKeys } from '../secrets/master-key.js';
+import { derivePayloadKeys, PAYLOAD_KEY_ENV, PREVIOUS_PAYLOAD_KEY_ENV, type PayloadKey, type PayloadKeys } from './payload-key.js';
 
 /** Temporal's conventional encoding name for encrypted payloads (samples, Go and Java codecs use it too). */
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
 export const KEY_ID_METADATA = 'encryption-key-id';
-const PURPOSE = 'temporal payload codec v1';
 /** Binds ciphertexts to this use: a secrets-store row is never accepted as a payload and vice versa. */
 const AAD = Buffer.from('spacebot temporal payload v1');
 
@@ -33,25 +33,29 @@ export class PayloadKeyError extends Error {
 }
 
 /**
- * AES-256-GCM over each payload, under a key derived (HKDF) from the master key; the master key's id
- * rides in the payload's metadata so a rotated-out key is still found for old histories.
+ * AES-256-GCM over each payload, under the payload key (HKDF of the master key, lib/temporal/payload-key.ts);
+ * the key's id rides in the payload's metadata so a rotated-out key is still found for old histories.
+ * Built from the master keys (every process holding them) or from payload keys alone (the tools
+ * service, SPACEBOT_PAYLOAD_KEY): the same key either way, so both read each other's payloads.
  * `encrypt: false` decodes only: turning history encryption off must not strand runs started while
  * it was on, and plain payloads pass through decode untouched.
  */
 export class AesGcmPayloadCodec implements PayloadCodec {
-  private readonly current: { id: string; key: Buffer };
+  private readonly current: PayloadKey;
   private readonly byId = new Map<string, Buffer>();
+  /** Where a missing key is set, for the error: the master key's variables, or the payload key's. */
+  private readonly keyVariables: string;
 
   constructor(
-    keys: Pick<MasterKeys, 'current' | 'previous'>,
+    keys: Pick<MasterKeys, 'current' | 'previous'> | PayloadKeys,
     private readonly options: { encrypt: boolean } = { encrypt: true },
   ) {
-    this.current = derive(keys.current);
+    const fromMaster = 'bytes' in keys.current;
+    const payloadKeys = fromMaster ? derivePayloadKeys(keys as Pick<MasterKeys, 'current' | 'previous'>) : (keys as PayloadKeys);
+    this.keyVariables = fromMaster ? 'SPACEBOT_MASTER_KEY or SPACEBOT_MASTER_KEY_PREVIOUS' : `${PAYLOAD_KEY_ENV} or ${PREVIOUS_PAYLOAD_KEY_ENV}`;
+    this.current = payloadKeys.current;
     this.byId.set(this.current.id, this.current.key);
-    if (keys.previous) {
-      const previous = derive(keys.previous);
-      this.byId.set(previous.id, previous.key);
-    }
+    if (payloadKeys.previous) this.byId.set(payloadKeys.previous.id, payloadKeys.previous.key);
   }
 
   get encrypting(): boolean {
@@ -78,7 +82,7 @@ export class AesGcmPayloadCodec implements PayloadCodec {
       const key = this.byId.get(keyId);
       if (!key) {
         throw new PayloadKeyError(
-          `payload is encrypted under master key ${keyId || '(none named)'}, which this process does not have (it has ${[...this.byId.keys()].join(', ')}); set SPACEBOT_MASTER_KEY or SPACEBOT_MASTER_KEY_PREVIOUS to it`,
+          `payload is encrypted under master key ${keyId || '(none named)'}, which this process does not have (it has ${[...this.byId.keys()].join(', ')}); set ${this.keyVariables} to it`,
         );
       }
       let plain: Buffer;
@@ -92,10 +96,6 @@ export class AesGcmPayloadCodec implements PayloadCodec {
       return { metadata: decoded.metadata ?? {}, data: decoded.data ?? new Uint8Array() };
     });
   }
-}
-
-function derive(key: MasterKey): { id: string; key: Buffer } {
-  return { id: key.id, key: deriveKey(key.bytes, PURPOSE) };
 }
 
 function encodingOf(payload: Payload): string | undefined {
