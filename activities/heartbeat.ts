@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import type { DeliverHeartbeatInput, DeliverHeartbeatResult, HeartbeatOutcome, HeartbeatOutcomeInput } from './contract.js';
 import type { ActivityDeps } from './deps.js';
 import { attemptDelivery } from './delivery-attempt.js';
+import { leakGuardOf } from '../lib/security/leak-guard.js';
 import { channelWorkflowId } from '../workflows/channel-contract.js';
 import { HEARTBEAT_FAILURE_LIMIT } from '../workflows/heartbeat-contract.js';
 import { countFailure, resetFailures } from '../lib/heartbeats/store.js';
@@ -21,7 +22,11 @@ const WEBHOOK_MAX_RESPONSE_BYTES = 64 * 1024;
  * platform's outbound adapter, keyed like a reply so a retry cannot post twice) or a webhook URL.
  */
 export function makeDeliverHeartbeat(deps: ActivityDeps) {
-  return async function deliverHeartbeat(input: DeliverHeartbeatInput): Promise<DeliverHeartbeatResult> {
+  return async function deliverHeartbeat(raw: DeliverHeartbeatInput): Promise<DeliverHeartbeatResult> {
+    // An outbound message like any reply: a secret the model wrote is redacted before it is stored or sent.
+    const { text, kinds } = leakGuardOf(deps).redact(raw.text);
+    if (kinds.length) deps.logger.warn({ scheduleId: raw.scheduleId, kinds }, 'a heartbeat result held secrets; delivered redacted');
+    const input = kinds.length ? { ...raw, text } : raw;
     const target = input.target;
     if (target.kind === 'log') return {};
     if (target.kind === 'webhook') return deliverToWebhook(deps, input, target.url);
