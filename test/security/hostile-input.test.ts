@@ -1,6 +1,8 @@
 import { WEBHOOK_PLATFORM } from '../../adapters/webhook.js';
 import { ChannelClient } from '../../lib/channel/channel-client.js';
+import { channelWorkflowId } from '../../workflows/channel-contract.js';
 import { createHarness, type Harness } from '../helpers/harness.js';
+import { recordHistories } from '../helpers/histories.js';
 
 /**
  * Issue 14, findings 1 and 8: text Postgres cannot store (NUL, unpaired surrogates) is refused at the
@@ -80,6 +82,8 @@ test('a NUL and a lone surrogate that reach the workflow (as from a chat platfor
   expect(next.body.status).toBe('completed');
   const inbound = (await transcript('nul-gateway')).filter((m) => m.direction === 'inbound').map((m) => m.text);
   expect(inbound).toEqual(['bad text  here', 'and now?']);
+  // A replay fixture of a channel whose inbound writes run inside the turn (patch channel-inbound-write-in-turn).
+  await recordHistories(h.env, channelWorkflowId(key), 'hostile-text-past-the-door');
 });
 
 test('path parameters: 150 characters are accepted, past the documented 200 a 400 names the parameter, past 1000 a JSON 414', async () => {
