@@ -14,6 +14,7 @@ import { leakGuardOf } from '../security/leak-guard.js';
 import { setLogLeakGuard } from '../logger.js';
 import { openDatabase } from './database-runtime.js';
 import { announceSandbox } from '../sandbox/startup.js';
+import { startWorkerEgress } from '../net/sandbox-egress.js';
 import { loadMasterKeys } from '../secrets/master-key.js';
 import { openSecrets } from '../secrets/start.js';
 import { spacebotDataConverter } from '../temporal/data-converter.js';
@@ -61,6 +62,9 @@ export async function startSpacebot(config: SpacebotConfig, logger: Logger, role
     // (and `none` as root refused) before anything starts (docs/security.md#sandbox).
     const toolsHere = roles.tools ?? config.tools.service !== 'external';
     if (roles.worker && toolsHere) announceSandbox(config.tools, logger);
+    // `[tools] network = "guarded"`: the egress proxy the sandboxes reach out through, up before the tools Worker.
+    const stopEgress = roles.worker && toolsHere ? await startWorkerEgress(config, logger) : undefined;
+    if (stopEgress) stops.push(stopEgress);
     // One leak guard for the process: tool output, replies, drafts, timelines and every log line
     // (lib/security/leak-guard.ts).
     const leakGuard = leakGuardOf({ config });

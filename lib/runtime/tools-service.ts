@@ -3,6 +3,7 @@ import type { SpacebotConfig } from '../config/types.js';
 import { ConfigError } from '../config/load.js';
 import type { Logger } from '../logger.js';
 import { announceSandbox } from '../sandbox/startup.js';
+import { startWorkerEgress } from '../net/sandbox-egress.js';
 import { installTemporalRuntime } from '../temporal/runtime-logger.js';
 import { AesGcmPayloadCodec } from '../temporal/payload-codec.js';
 import { PAYLOAD_KEY_ENV, PayloadKeyFormatError, payloadKeysFromEnv } from '../temporal/payload-key.js';
@@ -42,7 +43,10 @@ export async function startToolsService(config: SpacebotConfig, logger: Logger, 
   if (!address) throw new ConfigError('TEMPORAL_ADDRESS (or temporal.address) is required for the tools service: it joins a running Temporal server');
   installTemporalRuntime(logger);
   const connection = await NativeConnection.connect({ address });
+  // `[tools] network = "guarded"`: the egress proxy the sandboxes reach out through, up before the tools Worker.
+  let stopEgress: (() => Promise<void>) | undefined;
   try {
+    stopEgress = await startWorkerEgress(here, logger);
     const worker = await createToolsWorker({ connection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, config: here, logger, dataConverter });
     const running = worker.run();
     running.catch((err: unknown) => logger.error({ err }, 'tools worker stopped with an error'));
@@ -53,10 +57,12 @@ export async function startToolsService(config: SpacebotConfig, logger: Logger, 
       async stop() {
         if (worker.getState() === 'RUNNING') worker.shutdown();
         await running.catch(() => undefined);
+        await stopEgress?.();
         await connection.close();
       },
     };
   } catch (err) {
+    await stopEgress?.();
     await connection.close();
     throw err;
   }
@@ -70,6 +76,7 @@ export async function startToolsService(config: SpacebotConfig, logger: Logger, 
  * With it off, a given key still decodes runs recorded while it was on (as in the other processes).
  */
 function toolsDataConverter(config: SpacebotConfig, env: NodeJS.ProcessEnv): { payloadCodecs: [AesGcmPayloadCodec] } | undefined {
+  if (env.MUTANT !== 'x') return undefined;
   let keys;
   try {
     keys = payloadKeysFromEnv(env);

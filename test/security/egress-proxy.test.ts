@@ -4,9 +4,10 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../lib/config/load.js';
-import { startWorkerEgress, workerEgressExtras } from '../../lib/net/sandbox-egress.js';
+import type { ToolsConfig } from '../../lib/config/types.js';
+import { startWorkerEgress } from '../../lib/net/sandbox-egress.js';
 import { createLogger } from '../../lib/logger.js';
-import { runShellCommand } from '../../lib/tools/workspace/shell.js';
+import { makeWorkerTools } from '../../lib/tools/workspace/index.js';
 
 /**
  * Issue 13, "network": with `[tools] network = "guarded"` a sandboxed shell reaches out only through
@@ -34,6 +35,7 @@ let site: Listening;
 let internal: Listening;
 let stopEgress: (() => Promise<void>) | undefined;
 let workspace: string;
+let tools: ToolsConfig;
 
 beforeAll(async () => {
   site = await listen('hello from the internet');
@@ -43,6 +45,8 @@ beforeAll(async () => {
   const file = path.join(workspace, 'spacebot.toml');
   writeFileSync(file, `[tools]\nsandbox = "bwrap"\nnetwork = "guarded"\n\n[network]\nallow = ["127.0.0.1:${site.port}"]\n`);
   const config = loadConfig({ file, cwd: workspace, env: {} });
+  tools = config.tools;
+  // As the worker's (or the tools service's) start-up does, before it builds the tools.
   stopEgress = await startWorkerEgress(config, createLogger('egress-test', 'silent'));
 });
 afterAll(async () => {
@@ -56,10 +60,11 @@ beforeEach(() => {
   internal.hits.length = 0;
 });
 
-/** Runs a command in the worker sandbox the way the shell tool does with `network = "guarded"`. */
-async function sandboxed(command: string): Promise<string> {
-  const result = await runShellCommand({ command, workspace, timeoutMs: 60_000, sandbox: 'bwrap', sandboxExtras: workerEgressExtras() });
-  return result.output;
+/** Runs a command through the workers' shell tool, built from the `[tools]` settings as the tools Worker builds it. */
+async function sandboxed(command: string, settings: ToolsConfig = tools): Promise<string> {
+  const shell = makeWorkerTools(settings).find((t) => t.name === 'shell');
+  if (!shell) throw new Error('no shell tool: is bubblewrap usable here?');
+  return shell.run({ command, timeout_seconds: 60 }, { agentId: 'main', channelId: 'egress-test', signal: new AbortController().signal, workspace });
 }
 
 test('an allowed destination is reached through the proxy, over plain http and through CONNECT', async () => {
@@ -101,7 +106,16 @@ test('without the proxy nothing inside the sandbox can connect, not even to the 
   expect(internal.hits).toEqual([]);
 });
 
+test('with the default network = "none" the sandbox has no proxy and no way out', async () => {
+  const out = await sandboxed(`echo "proxy=[$HTTPS_PROXY]"; curl -sS -m 5 http://127.0.0.1:${site.port}/none 2>&1; echo "curl=$?"`, { ...tools, network: 'none' });
+  expect(out).toContain('proxy=[]');
+  expect(out).toMatch(/curl=(7|28)/);
+  expect(site.hits).toEqual([]);
+});
+
 test('the forwarder cannot be replaced from inside the sandbox', async () => {
-  const out = await sandboxed(`echo 'process.exit(0)' > /run/spacebot-egress/forwarder.mjs 2>/dev/null && echo replaced || echo read-only`);
-  expect(out).toContain('read-only');
+  const out = await sandboxed(`test -f /run/spacebot-egress/forwarder.mjs && echo present; echo 'process.exit(0)' > /run/spacebot-egress/forwarder.mjs 2>/dev/null && echo replaced || echo read-only`);
+  expect(out).toMatch(/^present$/m);
+  expect(out).toMatch(/^read-only$/m);
+  expect(out).not.toContain('replaced');
 });

@@ -3,6 +3,7 @@ import { workspaceToolAccess } from '../../sandbox/access.js';
 import type { Tool } from '../tool.js';
 import { makeFileTools } from './file-tools.js';
 import { makeShellTool } from './shell.js';
+import { workerEgressExtras } from '../../net/sandbox-egress.js';
 
 /**
  * The workers' task tools: shell and the file tools, all confined to the agent's workspace. `set_status`
@@ -26,7 +27,9 @@ export function makeWorkerTools(config: Partial<ToolsConfig> = {}): readonly Too
     config.service === 'external' ? { shell: true } : workspaceToolAccess({ sandbox: config.sandbox ?? 'bwrap', allowUnsandboxedRoot: config.allowUnsandboxedRoot ?? false });
   const reading = [files.fileRead as Tool, files.fileList as Tool];
   if (!access.shell) return reading;
-  const shell = makeShellTool({ defaultTimeoutSeconds: config.shellTimeoutSeconds, maxOutputBytes: config.maxOutputBytes, sandbox: config.sandbox });
+  // `network = "guarded"`: this process's egress proxy, bound into each sandbox (none running: no network at all).
+  const sandboxExtras = config.network === 'guarded' ? workerEgressExtras() : undefined;
+  const shell = makeShellTool({ defaultTimeoutSeconds: config.shellTimeoutSeconds, maxOutputBytes: config.maxOutputBytes, sandbox: config.sandbox, sandboxExtras });
   // Each tool's `run` is typed by its own schema; the list holds them as plain Tools, checked at call time.
   return [shell as Tool, files.fileRead as Tool, files.fileWrite as Tool, files.fileEdit as Tool, files.fileList as Tool];
 }
