@@ -76,7 +76,6 @@ export async function startToolsService(config: SpacebotConfig, logger: Logger, 
  * With it off, a given key still decodes runs recorded while it was on (as in the other processes).
  */
 function toolsDataConverter(config: SpacebotConfig, env: NodeJS.ProcessEnv): { payloadCodecs: [AesGcmPayloadCodec] } | undefined {
-  if (env.MUTANT !== 'x') return undefined;
   let keys;
   try {
     keys = payloadKeysFromEnv(env);
