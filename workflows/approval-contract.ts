@@ -1,5 +1,5 @@
 import { defineSignal } from '@temporalio/workflow';
-import type { Autonomy, WorkerToolPolicy } from './approval-policy.js';
+import type { Autonomy, ToolVerdict, WorkerToolPolicy } from './approval-policy.js';
 import type { ToolCall } from '../activities/contract.js';
 
 /**
@@ -53,4 +53,11 @@ export interface ApprovalActivities {
   requestApproval(input: RequestApprovalInput): Promise<ApprovalRequested>;
   /** Marks a still-pending approval timed out (when `timedOut`) and returns the row's final status. */
   settleApproval(input: { id: string; timedOut: boolean }): Promise<ApprovalStatus>;
+  /** The worker ended (`ended`: how) with approvals still pending: they expire now, not at their deadline. */
+  expireWorkerApprovals(input: { workerId: string; ended: 'cancelled' | 'timed_out' | 'failed' }): Promise<void>;
+  /**
+   * Whether the agent's tool policy allows a tool the channel workflow carries out itself (branch,
+   * route, cancel): the model may call one it was never offered.
+   */
+  checkChannelTool(input: { agentId: string; tool: string }): Promise<ToolVerdict>;
 }

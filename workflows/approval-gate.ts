@@ -1,4 +1,4 @@
-import { condition, patched, proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
+import { CancellationScope, condition, patched, proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
 import type { ToolCall } from '../activities/contract.js';
 import { isWriteTool, refusalText, toolVerdict, type WorkerToolPolicy } from './approval-policy.js';
 import { STORAGE_OPTIONS } from './activity-options.js';
@@ -19,6 +19,8 @@ const local = proxyLocalActivities<ApprovalActivities>(STORAGE_OPTIONS);
  */
 export class ApprovalGate {
   private readonly decided = new Set<string>();
+  /** Calls whose approval was asked for and not yet settled (a cancel can interrupt any step). */
+  private unsettled = 0;
 
   constructor(
     private readonly input: WorkerInput,
@@ -27,12 +29,22 @@ export class ApprovalGate {
     if (policy.autonomy === 'supervised') setHandler(approvalDecidedSignal, ({ id }) => void this.decided.add(id));
   }
 
+  /** True while some call's approval was asked for and not settled. */
+  get waiting(): boolean {
+    return this.unsettled > 0;
+  }
+
+  get workerId(): string {
+    return this.input.id;
+  }
+
   /** Undefined: run the call. Otherwise the text the model reads instead of the tool's result. */
   async screen(call: ToolCall, at: { turn: number; step: number; idx: number }, toolCalls: number): Promise<string | undefined> {
     const verdict = toolVerdict(this.policy, this.policy.autonomy, call.name);
     if (!verdict.allowed) return verdict.reason;
     if (this.policy.autonomy !== 'supervised' || !isWriteTool(call.name)) return undefined;
     const { input } = this;
+    this.unsettled++;
     const { id, timeoutMs } = await notify.requestApproval.executeWithOptions({ summary: `worker ${input.n}: approval for ${call.name}` }, [
       {
         agentId: input.agentId,
@@ -48,10 +60,21 @@ export class ApprovalGate {
     await reportProgress(input.parentId, { id: input.id, toolCalls, status: `Waiting for approval [${id}] of ${call.name}` });
     const woken = await condition(() => this.decided.has(id), Math.max(timeoutMs, 1));
     const status = await local.settleApproval({ id, timedOut: !woken });
+    this.unsettled--;
     if (status === 'approved') return undefined;
     if (status === 'pending') return refusalText(call.name, 'timed_out', timeoutMs);
     return refusalText(call.name, status, timeoutMs);
   }
+}
+
+/**
+ * The worker is ending (cancelled, at its time limit, failed) while calls still wait: their approvals
+ * expire now, so the approvals API shows them decided instead of pending until their deadline. Runs
+ * even while the worker is being cancelled; histories recorded before it replay without it.
+ */
+export async function expireUnsettledApprovals(gate: ApprovalGate | undefined, ended: 'cancelled' | 'timed_out' | 'failed'): Promise<void> {
+  if (!gate?.waiting || !patched('worker-expire-approvals')) return;
+  await CancellationScope.nonCancellable(() => local.expireWorkerApprovals({ workerId: gate.workerId, ended }));
 }
 
 /**

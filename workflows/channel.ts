@@ -25,7 +25,7 @@ import { childId, startBranch, startCompactor, startWorker } from './children.js
 import { compactionAction } from './compaction-policy.js';
 import { decideNudge } from './nudge.js';
 import { ToolLoopGuard } from './tool-loop-guard.js';
-import { endsTurn, replyTextOf, workerStartPermit } from './turn-tools.js';
+import { channelToolRefusal, endsTurn, replyTextOf, workerStartPermit } from './turn-tools.js';
 import { WEBHOOK_PLATFORM } from './platforms.js';
 import { maxPendingOf, refuseWhenQueueFull, validateInbound } from './inbound-validation.js';
 import {
@@ -336,6 +336,9 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
    */
   const processTool = async (call: ToolCall, turn: number, answering: InboundMessage[]): Promise<ToolOutcome | undefined> => {
     if (!PROCESS_TOOLS.has(call.name)) return undefined;
+    // Denied by the agent's tool policy though called anyway: refused like any denied tool.
+    const refused = await channelToolRefusal(key.agentId, call.name);
+    if (refused !== undefined) return { content: refused, isError: true };
     const input = call.input;
     const taskType = typeof input.task_type === 'string' && /^[a-z0-9][a-z0-9_-]{0,39}$/.test(input.task_type) ? input.task_type : undefined;
     if (call.name === 'branch' && isText(input.question)) return spawn('branch', input.question, turn, { taskType });

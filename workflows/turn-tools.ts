@@ -8,8 +8,8 @@ const policy = proxyLocalActivities<ApprovalActivities>(STORAGE_OPTIONS);
 
 /**
  * How a turn reads the model's tool calls, shared by every workflow that runs turns (channels,
- * heartbeats): pure functions, so both replay the same way; and the permission check of
- * `spawn_worker` (one local activity, behind its patch).
+ * heartbeats): pure functions, so both replay the same way; and the permission checks of the tools
+ * the channel workflow carries out itself (one local activity each, behind their patches).
  */
 
 /** Tools after which the turn ends without another LLM call, when they are all the model asked for. */
@@ -39,4 +39,16 @@ export async function workerStartPermit(key: ChannelKey, answering: InboundMessa
     senders: answering.map((m) => m.sender?.id ?? null),
     bindingAutonomies: answering.flatMap((m) => (m.autonomy ? [m.autonomy] : [])),
   });
+}
+
+/**
+ * The tool policy for branch, route and cancel, which the channel workflow carries out itself (the
+ * tool activity, which refuses every other denied tool, never sees them): a model can call one the
+ * deny list kept from it. The refusal reads as any other denied tool's. spawn_worker has its own
+ * check (workerStartPermit). Histories recorded before the check replay without it.
+ */
+export async function channelToolRefusal(agentId: string, tool: string): Promise<string | undefined> {
+  if (tool === 'spawn_worker' || !patched('channel-tool-policy')) return undefined;
+  const verdict = await policy.checkChannelTool({ agentId, tool });
+  return verdict.allowed ? undefined : verdict.reason;
 }

@@ -14,7 +14,7 @@ import { LLM_OPTIONS, STORAGE_OPTIONS, TOOL_OPTIONS, WORKER_TOOL_OPTIONS } from 
 import { followUpSignal, processStatusQuery, type ProcessResult, type WorkerInput } from './process-contract.js';
 import { failureText, reportFinished, reportProgress } from './process-reporting.js';
 import { ToolLoopGuard } from './tool-loop-guard.js';
-import { approvalGate } from './approval-gate.js';
+import { approvalGate, expireUnsettledApprovals } from './approval-gate.js';
 import { isWorkspaceTool } from './workspace-tools.js';
 
 const storage = proxyLocalActivities<ChannelActivities>(STORAGE_OPTIONS);
@@ -146,15 +146,18 @@ export async function workerWorkflow(input: WorkerInput): Promise<ProcessResult>
     return { state: 'completed', result: outcome, llmCalls, toolCalls };
   } catch (err) {
     if (isCancellation(err) && timedOut) {
+      await expireUnsettledApprovals(gate, 'timed_out');
       const text = `Stopped at its time limit (${Math.round(input.timeLimitMs / 60_000)} min).${status ? ` Last status: ${status}` : ''}`;
       await reportFinished(input.parentId, { id: input.id, state: 'failed', result: text, toolCalls });
       throw ApplicationFailure.nonRetryable(text, 'WorkerTimeLimit');
     }
     if (isCancellation(err)) {
+      await expireUnsettledApprovals(gate, 'cancelled');
       await reportFinished(input.parentId, { id: input.id, state: 'cancelled', result: `Cancelled.${status ? ` Last status: ${status}` : ''}`, toolCalls });
       throw err;
     }
     const text = failureText(err);
+    await expireUnsettledApprovals(gate, 'failed');
     await reportFinished(input.parentId, { id: input.id, state: 'failed', result: `The worker failed: ${text}`, toolCalls });
     throw ApplicationFailure.nonRetryable(`worker failed: ${text}`, 'WorkerFailed');
   }

@@ -1,16 +1,19 @@
 import { Client, Events, GatewayIntentBits, Partials, type Message } from 'discord.js';
 import type { Logger } from 'pino';
-import type { AdapterState, AdapterStatus, InboundAdapter, InboundSink } from '../inbound.js';
+import type { AdapterState, AdapterStatus, InboundAdapter, InboundSink, ReactionSink } from '../inbound.js';
 import { platformKey } from '../platform-key.js';
 import { resolveDiscordToken, type DiscordInstanceConfig } from './config.js';
 import { scrubToken } from './errors.js';
 import { normalizeMessage } from './normalize.js';
 import { DiscordOutbound } from './outbound.js';
+import { normalizeReaction } from './reaction.js';
 
 export const DISCORD_KIND = 'discord';
 
 /** What the bot needs to read messages in guild channels, threads and DMs (MessageContent is privileged). */
 const INTENTS = [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.MessageContent, GatewayIntentBits.DirectMessages];
+/** Asked for only when the gateway reads reactions (to decide approvals); neither is privileged. */
+const REACTION_INTENTS = [GatewayIntentBits.GuildMessageReactions, GatewayIntentBits.DirectMessageReactions];
 
 /** Gateway close codes after which reconnecting cannot help (bad token, intents not enabled, …). */
 const FATAL_CLOSE_HINTS: Record<number, string> = {
@@ -40,6 +43,8 @@ export class DiscordAdapter implements InboundAdapter {
   private readonly logger: Logger;
   private client: Client | null = null;
   private sink: InboundSink | null = null;
+  /** Where reactions go (approvals); without it they are not even asked for. */
+  private reactions: ReactionSink | undefined;
   private stopped = false;
   private stopWaiting: (() => void) | null = null;
   private current: AdapterStatus;
@@ -64,8 +69,9 @@ export class DiscordAdapter implements InboundAdapter {
     return { ...this.current };
   }
 
-  async start(sink: InboundSink): Promise<void> {
+  async start(sink: InboundSink, reactions?: ReactionSink): Promise<void> {
     this.sink = sink;
+    this.reactions = reactions;
     this.stopped = false;
     this.setState('starting');
     const outcome = await this.connectOnce();
@@ -126,12 +132,14 @@ export class DiscordAdapter implements InboundAdapter {
 
   private createClient(): Client {
     const client = new Client({
-      intents: INTENTS,
+      intents: this.reactions ? [...INTENTS, ...REACTION_INTENTS] : INTENTS,
       // DM channels are not cached before their first message; without Partials.Channel discord.js drops DMs.
-      partials: [Partials.Channel, Partials.Message],
+      // A reaction on an uncached message (or by an uncached user) comes as partials too.
+      partials: [Partials.Channel, Partials.Message, ...(this.reactions ? [Partials.Reaction, Partials.User] : [])],
       rest: { api: this.config.api_url ?? 'https://discord.com/api', version: '10' },
     });
     client.on(Events.MessageCreate, (message) => this.onMessage(client, message));
+    client.on(Events.MessageReactionAdd, (reaction, user) => void this.onReaction(client, reaction, user));
     client.on(Events.ShardReconnecting, () => this.setState('reconnecting', this.current.lastError));
     client.on(Events.ShardResume, (_shard, replayed) => {
       this.logger.info({ replayed }, 'discord gateway resumed');
@@ -185,6 +193,22 @@ export class DiscordAdapter implements InboundAdapter {
       await this.deliver(result.event);
     } catch (err) {
       this.logger.error({ messageId: message.id, err: scrubToken(String(err), this.token) }, 'discord message could not be handled');
+    }
+  }
+
+  /**
+   * Hands a reaction to the gateway, which decides approvals with it. It is not retried: a reaction
+   * lost to an outage is made again by its user. The bot's own reactions are dropped here.
+   */
+  private async onReaction(client: Client, reaction: Parameters<typeof normalizeReaction>[0], user: Parameters<typeof normalizeReaction>[1]): Promise<void> {
+    const sink = this.reactions;
+    if (!sink || user.id === client.user?.id) return;
+    const normalized = normalizeReaction(reaction, user, { kind: DISCORD_KIND, instance: this.instance, platform: this.platform });
+    if (!normalized) return;
+    try {
+      await sink(normalized);
+    } catch (err) {
+      this.logger.warn({ messageId: normalized.messageId, err: scrubToken(err instanceof Error ? err.message : String(err), this.token) }, 'gateway did not take the discord reaction; dropped');
     }
   }
 

@@ -1,11 +1,12 @@
 import { App, HTTPReceiver, webApi, type Receiver } from '@slack/bolt';
 import type { Logger } from 'pino';
-import type { AdapterState, AdapterStatus, InboundAdapter, InboundEvent, InboundSink } from '../inbound.js';
+import type { AdapterState, AdapterStatus, InboundAdapter, InboundEvent, InboundSink, ReactionSink } from '../inbound.js';
 import { platformKey } from '../platform-key.js';
 import { resolveSlackSecrets, type SlackInstanceConfig, type SlackSecrets } from './config.js';
 import { toPlatformError } from './errors.js';
 import { normaliseSlackMessage, type SlackIdentity } from './normalise.js';
 import { SlackOutbound } from './outbound.js';
+import { normaliseSlackReaction } from './reaction.js';
 import { RecentMap } from './recent.js';
 import { makeScrubber, type Scrubber } from './scrub.js';
 import { slackLogger } from './slack-logger.js';
@@ -31,6 +32,8 @@ export class SlackAdapter implements InboundAdapter {
   private app: App | undefined;
   private socketReceiver: AckAfterProcessingReceiver | undefined;
   private sink: InboundSink | undefined;
+  /** Where reactions go (approvals); without it `reaction_added` events are acknowledged and dropped. */
+  private reactions: ReactionSink | undefined;
   private identity: (SlackIdentity & { teamId?: string; name?: string }) | undefined;
   private stopping = false;
   private restartTimer: NodeJS.Timeout | undefined;
@@ -69,8 +72,9 @@ export class SlackAdapter implements InboundAdapter {
     return { ...this.current };
   }
 
-  async start(sink: InboundSink): Promise<void> {
+  async start(sink: InboundSink, reactions?: ReactionSink): Promise<void> {
     this.sink = sink;
+    this.reactions = reactions;
     this.stopping = false;
     this.setState('starting');
     await this.connect(1);
@@ -171,6 +175,7 @@ export class SlackAdapter implements InboundAdapter {
     });
     app.event('message', async ({ event, body }) => this.onMessage(event, body));
     app.event('app_mention', async ({ event, body }) => this.onMessage(event, body));
+    app.event('reaction_added', async ({ event }) => this.onReaction(event));
     app.error(async (error) => {
       // Rethrown so the receiver leaves the event unacknowledged (Slack redelivers it).
       throw error;
@@ -225,6 +230,24 @@ export class SlackAdapter implements InboundAdapter {
     const handoff = this.handOff(sink, event, key).finally(() => this.inflight.delete(key));
     this.inflight.set(key, handoff);
     return handoff;
+  }
+
+  /**
+   * Hands a reaction to the gateway, which decides approvals with it. A failure is logged, not
+   * rethrown: a reaction lost to an outage is made again by its user, and a redelivered one would
+   * find its approval already decided.
+   */
+  private async onReaction(rawEvent: unknown): Promise<void> {
+    const sink = this.reactions;
+    const identity = this.identity;
+    if (!sink || !identity) return;
+    const reaction = normaliseSlackReaction(rawEvent, { kind: SLACK_KIND, instance: this.instance, platform: this.platform, botUserId: identity.botUserId });
+    if (!reaction || reaction.user.isBot) return;
+    try {
+      await sink(reaction);
+    } catch (err) {
+      this.log.warn({ messageId: reaction.messageId, err: this.scrub(err instanceof Error ? err.message : String(err)) }, 'gateway did not take the slack reaction; dropped');
+    }
   }
 
   private async handOff(sink: InboundSink, event: InboundEvent, key: string): Promise<void> {

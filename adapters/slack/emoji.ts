@@ -46,3 +46,22 @@ export function slackEmojiName(emoji: string): string {
   if (mapped) return mapped;
   return trimmed.replace(/^:/, '').replace(/:$/, '');
 }
+
+/** Names Slack uses for emoji that have no entry above, or a second name for one that has. */
+const NAME_ALIASES: Record<string, string> = {
+  '+1': '👍',
+  '-1': '👎',
+  heavy_multiplication_x: '✖️',
+  no_entry_sign: '🚫',
+};
+
+const BY_NAME: Record<string, string> = Object.fromEntries(Object.entries(BY_CHARACTER).map(([character, name]) => [name, character]));
+
+/**
+ * A reaction's emoji as Slack names it ("white_check_mark", "+1::skin-tone-3") turned into the
+ * character, so reactions read the same on every platform; an unknown or custom name stays `:name:`.
+ */
+export function emojiFromSlackName(name: string): string {
+  const base = name.replace(/::skin-tone-\d$/, '');
+  return NAME_ALIASES[base] ?? BY_NAME[base] ?? `:${base}:`;
+}

@@ -4,7 +4,7 @@ import { findAgent } from '../config/load.js';
 import type { ApprovalActivities, RequestApprovalInput, WorkerStartInput, WorkerStartPermit } from '../../workflows/approval-contract.js';
 import { strictest } from './autonomy.js';
 import { DEFAULT_AGENT_POLICY } from './config.js';
-import { approvalIdFor, decide, getApproval, insertApproval, setNoticeMessage } from './approval-store.js';
+import { approvalIdFor, decide, expireForWorker, getApproval, insertApproval, setNoticeMessage } from './approval-store.js';
 import { noticeText, summarizeCall } from './approval-text.js';
 import { toolVerdict } from './tool-filter.js';
 import { workerStartVerdict } from './worker-users.js';
@@ -67,6 +67,16 @@ export function makeApprovalActivities(deps: ActivityDeps): ApprovalActivities {
       if (timedOut) await decide(deps.db, id, 'timed_out', null, { beforeDeadline: false });
       const row = await getApproval(deps.db, id);
       return row?.status ?? 'expired';
+    },
+
+    async expireWorkerApprovals({ workerId, ended }) {
+      const ids = await expireForWorker(deps.db, workerId, `worker ${ended.replace('_', ' ')}`);
+      if (ids.length) deps.logger.info({ worker: workerId, approvals: ids, ended }, 'pending approvals expired: their worker ended');
+    },
+
+    async checkChannelTool({ agentId, tool }) {
+      const policy = findAgent(deps.config, agentId)?.policy ?? DEFAULT_AGENT_POLICY;
+      return toolVerdict(policy, policy.autonomy, tool);
     },
   };
 }

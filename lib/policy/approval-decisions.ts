@@ -52,8 +52,10 @@ export async function decideApproval(ctx: DecisionContext, agentId: string, id: 
  */
 export async function decideByReaction(ctx: DecisionContext, reaction: InboundReaction): Promise<DecisionOutcome | undefined> {
   if (reaction.user.isBot) return undefined;
-  const approve = reaction.emoji.some((e) => APPROVE_EMOJI.includes(e));
-  const deny = reaction.emoji.some((e) => DENY_EMOJI.includes(e));
+  // A skin tone does not change what a 👍 means (Discord and Slack send toned variants).
+  const emoji = reaction.emoji.map((e) => e.replace(/[\u{1F3FB}-\u{1F3FF}]/gu, ''));
+  const approve = emoji.some((e) => APPROVE_EMOJI.includes(e));
+  const deny = emoji.some((e) => DENY_EMOJI.includes(e));
   if (approve === deny) return undefined;
   const row = await findByNotice(ctx.db, reaction.platform, reaction.conversationId, reaction.messageId);
   if (!row || row.status !== 'pending') return undefined;

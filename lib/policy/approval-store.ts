@@ -91,3 +91,19 @@ export async function decide(
 export async function markExpired(db: Kysely<Database>, id: string): Promise<void> {
   await withApprovals(db).updateTable('approvals').set({ status: 'expired' }).where('id', '=', id).execute();
 }
+
+/**
+ * A worker ended (cancelled, stopped at its time limit, failed) while approvals of its calls were
+ * still pending: nobody can act on them any more, so they are expired at once rather than listed as
+ * pending until their deadline. Returns the ids it changed.
+ */
+export async function expireForWorker(db: Kysely<Database>, workerId: string, by: string): Promise<string[]> {
+  const rows = await withApprovals(db)
+    .updateTable('approvals')
+    .set({ status: 'expired', decided_by: by, decided_at: new Date() })
+    .where('worker_id', '=', workerId)
+    .where('status', '=', 'pending')
+    .returning('id')
+    .execute();
+  return rows.map((r) => r.id);
+}

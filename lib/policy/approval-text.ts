@@ -1,4 +1,5 @@
 import type { ToolCall } from '../../activities/contract.js';
+import { defuseMentions } from './defuse-mentions.js';
 
 /** Emoji that decide an approval by reaction. Telegram only offers a fixed set, hence 👍/👎 too. */
 export const APPROVE_EMOJI: readonly string[] = ['✅', '✔️', '✔', '👍'];
@@ -23,11 +24,14 @@ export function summarizeCall(call: ToolCall): string {
   return clean.length > MAX_SUMMARY_CHARS ? `${clean.slice(0, MAX_SUMMARY_CHARS - 1)}…` : clean;
 }
 
-/** The message posted in the conversation: what waits, and the ways to decide it. */
+/**
+ * The message posted in the conversation: what waits, and the ways to decide it. The summary is the
+ * model's (a command, a path), so its mentions are defused: a notice must not ping a channel.
+ */
 export function noticeText(a: { id: string; agentId: string; workerRef: string; tool: string; summary: string; timeoutMs: number }): string {
   const minutes = Math.max(1, Math.round(a.timeoutMs / 60_000));
   return [
-    `Approval needed [${a.id}]: ${a.workerRef} wants to run ${a.tool}: \`${a.summary}\``,
+    `Approval needed [${a.id}]: ${a.workerRef} wants to run ${a.tool}: \`${defuseMentions(a.summary)}\``,
     `An approver reacts ✅ (or 👍) to allow it, ❌ (or 👎) to deny it; or: spacebot approvals approve|deny ${a.agentId} ${a.id}. Denied automatically after ${minutes} min.`,
   ].join('\n');
 }

@@ -11,6 +11,8 @@ import { apiChannel, apiMessage, apiUser, ChannelTypes, snowflake, type FakeChan
  */
 
 const MESSAGE_CONTENT_INTENT = 1 << 15;
+const GUILD_MESSAGE_REACTIONS_INTENT = 1 << 10;
+const DIRECT_MESSAGE_REACTIONS_INTENT = 1 << 13;
 const MAX_CONTENT = 2000;
 
 export interface PostedMessage {
@@ -122,6 +124,29 @@ export class FakeDiscord {
       (spec.mentions ?? []).some((u) => u.id === this.bot.id);
     this.gateway.dispatch('MESSAGE_CREATE', apiMessage({ ...spec, id, content: visible ? spec.content : '' }));
     return id;
+  }
+
+  /**
+   * A user adds a reaction (a Unicode emoji) to a message: MESSAGE_REACTION_ADD, sent only when the
+   * session asked for the guild (or direct) message reactions intent, as Discord does.
+   */
+  userReaction(spec: { channel: FakeChannel; user: FakeUser; messageId: string; emoji: string }): boolean {
+    const intent = spec.channel.type === ChannelTypes.DM ? DIRECT_MESSAGE_REACTIONS_INTENT : GUILD_MESSAGE_REACTIONS_INTENT;
+    if ((this.gateway.intents & intent) === 0) return false;
+    const guildId = this.channel(spec.channel.id).guildId;
+    const author = this.messages.get(spec.messageId)?.author;
+    this.gateway.dispatch('MESSAGE_REACTION_ADD', {
+      user_id: spec.user.id,
+      channel_id: spec.channel.id,
+      message_id: spec.messageId,
+      ...(author ? { message_author_id: author.id } : {}),
+      emoji: { id: null, name: spec.emoji },
+      burst: false,
+      burst_colors: [],
+      type: 0,
+      ...(guildId ? { guild_id: guildId, member: { user: apiUser(spec.user), roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 } } : {}),
+    });
+    return true;
   }
 
   /** Answers the next matching request with `failure` instead of handling it. */

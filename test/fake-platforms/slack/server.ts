@@ -95,6 +95,11 @@ export interface FakeSlack {
   failNext(method: string, error: string): void;
   /** A user message as an Events API envelope over Socket Mode (queued until a socket is open). */
   sendMessage(input: FakeMessageInput): { envelopeId: string; ts: string; eventId: string };
+  /**
+   * A user adds a reaction (`name`: Slack's emoji name, e.g. "white_check_mark") to a message: a
+   * `reaction_added` Events API envelope over Socket Mode, shaped as Slack sends it.
+   */
+  sendReaction(input: { channel: string; ts: string; user: string; name: string; itemUser?: string }): { envelopeId: string };
   /** The signed Events API request Slack would POST in HTTP mode, for `postSignedEvent`. */
   eventCallback(input: FakeMessageInput): { body: Record<string, unknown>; ts: string };
   /** Sends an envelope again (as Slack does when an ack was lost), acknowledged or not. */
@@ -395,6 +400,27 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       };
       deliver(envelope);
       return { envelopeId: envelope.envelope_id, ts, eventId };
+    },
+    sendReaction(input) {
+      const eventTs = nextTs();
+      const event: Record<string, unknown> = {
+        type: 'reaction_added',
+        user: input.user,
+        reaction: input.name,
+        item_user: input.itemUser ?? botUserId,
+        item: { type: 'message', channel: input.channel, ts: input.ts },
+        event_ts: eventTs,
+      };
+      const envelope: Envelope = {
+        envelope_id: randomUUID(),
+        type: 'events_api',
+        accepts_response_payload: false,
+        retry_attempt: 0,
+        retry_reason: '',
+        payload: callbackBody(event, teamId).body,
+      };
+      deliver(envelope);
+      return { envelopeId: envelope.envelope_id };
     },
     eventCallback(input) {
       const { event, ts } = buildEvent(input);
