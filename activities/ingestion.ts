@@ -13,6 +13,7 @@ import { CooldownRegistry } from '../lib/llm/cooldowns.js';
 import { scrubSecrets } from '../lib/llm/errors.js';
 import { ChainFailure } from '../lib/llm/fallback.js';
 import { chunkText, sha256Hex } from '../lib/ingest/chunk.js';
+import { cleanText } from '../lib/text/hygiene.js';
 import { extractChunkMemories } from '../lib/ingest/extract-memories.js';
 import { ingestDirs } from '../lib/ingest/files.js';
 import { moveIntoFolder } from '../lib/ingest/move.js';
@@ -95,7 +96,8 @@ export function makeIngestionActivities(deps: ActivityDeps) {
       }
       const problem = expansionProblem(text.length, bytes.byteLength, limits);
       if (problem) throw refused(problem);
-      const chunks = chunkText(text);
+      // Files may hold NUL or broken UTF-16 that the database refuses: removed, as at every door (lib/text/hygiene.ts).
+      const chunks = chunkText(cleanText(text));
       if (chunks.length > limits.maxChunksPerFile) {
         throw refused(`the text makes ${chunks.length} chunks; ingestion takes at most ${limits.maxChunksPerFile} per file ([ingest] max_chunks_per_file); split the document or raise the limit`);
       }

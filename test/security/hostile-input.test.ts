@@ -1,8 +1,9 @@
 import { WEBHOOK_PLATFORM } from '../../adapters/webhook.js';
 import { ChannelClient } from '../../lib/channel/channel-client.js';
 import { channelWorkflowId } from '../../workflows/channel-contract.js';
-import { createHarness, type Harness } from '../helpers/harness.js';
+import { createHarness, eventually, type Harness } from '../helpers/harness.js';
 import { recordHistories } from '../helpers/histories.js';
+import { extractionScript } from '../ingest/script.js';
 
 /**
  * Issue 14, findings 1 and 8: text Postgres cannot store (NUL, unpaired surrogates) is refused at the
@@ -84,6 +85,24 @@ test('a NUL and a lone surrogate that reach the workflow (as from a chat platfor
   expect(inbound).toEqual(['bad text  here', 'and now?']);
   // A replay fixture of a channel whose inbound writes run inside the turn (patch channel-inbound-write-in-turn).
   await recordHistories(h.env, channelWorkflowId(key), 'hostile-text-past-the-door');
+});
+
+test('a file with NUL characters is ingested, its text cleaned as at every door', async () => {
+  h.fake.script(extractionScript);
+  // Base64 gets past the HTTP door's text check: the bytes are only text once extracted.
+  const text = 'FACT: the\u0000 vault code is 1234.\nMore \u0000 words.\n';
+  const res = await h.request('POST', '/v1/agents/main/ingest', { filename: 'nul.txt', content: Buffer.from(text).toString('base64'), encoding: 'base64' });
+  expect(res.status).toBe(202);
+  const id = (res.body.ingestion as { id: string }).id;
+  const done = await eventually(
+    async () => {
+      const ing = (await h.request('GET', `/v1/agents/main/ingest/${id}`)).body.ingestion as { status: string; error: string | null } | undefined;
+      return ing && (ing.status === 'done' || ing.status === 'failed') ? ing : undefined;
+    },
+    90_000,
+    'the ingestion to finish',
+  );
+  expect(done).toMatchObject({ status: 'done', error: null });
 });
 
 test('path parameters: 150 characters are accepted, past the documented 200 a 400 names the parameter, past 1000 a JSON 414', async () => {
