@@ -198,11 +198,24 @@ describe('docker-compose.yml', () => {
     const tools = block(blocks, 'spacebot-tools');
     expect(tools).toMatch(/dist\/workers\/tools\.js/);
 
-    // Only where Temporal is and its own config path: no database URL, key, token or password.
-    expect(keys(tools, 'environment').sort()).toEqual(['LOG_LEVEL', 'SPACEBOT_CONFIG', 'SPACEBOT_DATA_DIR', 'SPACEBOT_TASK_QUEUE', 'TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE']);
+    // Only where Temporal is, its own config path and the history payload key (encrypt_history): no
+    // database URL, master key, provider key, token or password.
+    expect(keys(tools, 'environment').sort()).toEqual([
+      'LOG_LEVEL',
+      'SPACEBOT_CONFIG',
+      'SPACEBOT_DATA_DIR',
+      'SPACEBOT_PAYLOAD_KEY',
+      'SPACEBOT_PAYLOAD_KEY_PREVIOUS',
+      'SPACEBOT_TASK_QUEUE',
+      'TEMPORAL_ADDRESS',
+      'TEMPORAL_NAMESPACE',
+    ]);
     for (const [name, value] of Object.entries({ ...REQUIRED_ENV, ...OPTIONAL_SECRETS })) {
       expect({ name, inTools: tools.includes(value) }).toEqual({ name, inTools: false });
     }
+    // The payload key reaches spacebot-tools (and no other service: the others derive it from the master key).
+    const withPayloadKey = serviceBlocks(configOrFail({ ...REQUIRED_ENV, ...OPTIONAL_SECRETS, SPACEBOT_PAYLOAD_KEY: 'dummy-payload-key' }));
+    expect([...withPayloadKey].filter(([, b]) => b.includes('dummy-payload-key')).map(([name]) => name)).toEqual(['spacebot-tools']);
     // The workspaces volume only: /data also holds generated secrets (master-key).
     expect(section(tools, 'volumes')).toEqual(['- spacebot-agents:/data/agents:rw']);
     expect(tools).not.toMatch(/^ {4}ports:/m);
