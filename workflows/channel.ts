@@ -478,8 +478,11 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
   // then carry only the ids, counters, children and unanswered messages into a fresh history.
   draining = true;
   await condition(allHandlersFinished);
+  // Channels started by an older client got the whole first submission (its text too) as their
+  // input: only the state's own fields go on, so the input stays bounded (inbound-validation.ts).
+  const { message: _firstSubmission, waitMs: _firstWait, ...carried } = initial as ChannelState & { message?: unknown; waitMs?: unknown };
   await continueAsNew<typeof channelWorkflow>({
-    ...initial,
+    ...carried,
     turnSeq,
     seen: seen.toArray(),
     pending: queue,

@@ -96,7 +96,10 @@ export class ChannelClient {
   private startOperation(key: ChannelKey, workflowId: string) {
     const agent = this.config.agents.find((a) => a.id === key.agentId);
     const initial: ChannelState = {
-      ...key,
+      // Only the key: `key` may be the whole SubmitOptions, and its message must not ride in the start input.
+      agentId: key.agentId,
+      platform: key.platform,
+      conversationId: key.conversationId,
       turnSeq: 0,
       seen: [],
       pending: [],
