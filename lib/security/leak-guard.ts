@@ -225,9 +225,13 @@ export function redactDeep<T>(guard: LeakGuard, value: T, found?: LeakKind[]): T
     }
     if (depth > 20 || v === null || typeof v !== 'object') return v;
     if (Array.isArray(v)) return v.map((item) => walk(item, depth + 1));
-    if (v instanceof Date || Buffer.isBuffer(v) || ArrayBuffer.isView(v)) return v;
-    // Errors keep their prototype (and so their type's name); other objects become plain copies.
-    const copy = (v instanceof Error ? Object.create(Object.getPrototypeOf(v) as object) : {}) as Record<string, unknown>;
+    // Plain objects and errors are copied with their strings redacted (errors keep their prototype, so
+    // their type's name). Other class instances are left to their own serialisation: a framework's
+    // request object (Fastify logs one per request) has getters and sockets that a copy would break.
+    const proto = Object.getPrototypeOf(v) as object | null;
+    const plain = proto === Object.prototype || proto === null;
+    if (!plain && !(v instanceof Error)) return v;
+    const copy = (plain ? {} : Object.create(proto)) as Record<string, unknown>;
     for (const [k, item] of Object.entries(v)) copy[k] = walk(item, depth + 1);
     return copy;
   };

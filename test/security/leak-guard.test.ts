@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { loadConfig } from '../../lib/config/load.js';
 import { createLogger, setLogLeakGuard } from '../../lib/logger.js';
-import { LeakGuard, leakGuardFor } from '../../lib/security/leak-guard.js';
+import { LeakGuard, leakGuardFor, redactDeep } from '../../lib/security/leak-guard.js';
 import { DeltaRouter } from '../../lib/streaming/delivery-deltas.js';
 import { RedactingRouter } from '../../lib/streaming/redacting-router.js';
 
@@ -181,4 +181,20 @@ test('log lines are redacted: messages, fields and error messages', () => {
   const first = JSON.parse(lines[0]!) as { msg: string; output: string; err: { type: string; message: string } };
   expect(first.msg).toBe('ran with [redacted: configured secret ANTHROPIC_API_KEY]');
   expect(first.err).toMatchObject({ type: 'Error', message: 'failed with [redacted: aws access key]' });
+});
+
+test('deep redaction copies plain objects and errors, and leaves framework objects (a request with getters) untouched', () => {
+  class Request {
+    readonly raw = { socket: 'not walked' };
+    get url(): string {
+      return '/v1/runs';
+    }
+  }
+  const request = new Request();
+  const guard = new LeakGuard([{ name: 'K', value: 'anthropic-literal-key-value' }]);
+  const out = redactDeep(guard, { req: request, nested: [{ text: 'anthropic-literal-key-value' }], when: new Date(0) });
+  expect(out.req).toBe(request);
+  expect(out.req.url).toBe('/v1/runs');
+  expect(out.nested[0]!.text).toBe('[redacted: configured secret K]');
+  expect(out.when).toEqual(new Date(0));
 });

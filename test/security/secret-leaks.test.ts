@@ -123,7 +123,8 @@ test('secrets a worker’s shell prints, and the API token in a reply, reach no 
   const sse = await streamEvents('leak-1');
   try {
     const posted = await h.request('POST', `${conv('leak-1')}/messages`, { text: 'please read secrets/key.txt', wait: true });
-    expect(posted.status).toBe(200);
+    // 202 when the turn outlasts the wait on a loaded machine; the stream tells when the reply is out.
+    expect([200, 202]).toContain(posted.status);
     const done = await eventually(() => sse.events.find((e) => e.event === 'done' && String(e.data.text).startsWith('All done')), 150_000, 'the final reply');
 
     // The worker's shell did print the file: its model saw the output, redacted and labelled.
