@@ -1,6 +1,7 @@
 // The tools service alone: workers' shell and file tools on `<task queue>-tools`, with no database,
 // provider keys or adapter tokens (docs/security.md). The other workers then run with
-// `[tools] service = "external"` (SPACEBOT_TOOLS_SERVICE=external).
+// `[tools] service = "external"` (SPACEBOT_TOOLS_SERVICE=external). With `[temporal] encrypt_history`
+// it decodes its tasks with SPACEBOT_PAYLOAD_KEY (`spacebot keys payload-key`), never the master key.
 import { ConfigError, loadConfig } from '../lib/config/load.js';
 import { logger } from '../lib/logger.js';
 import { startToolsService, type ToolsService } from '../lib/runtime/tools-service.js';
