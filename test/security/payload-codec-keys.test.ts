@@ -108,3 +108,13 @@ describe('against a secrets store in a real database', () => {
     expect(await new SecretStore(database.db, master).get('LLM_KEY')).toBe(VALUE);
   });
 });
+
+test('a payload recorded before payload keys existed decodes with the payload key alone (the derivation is unchanged)', async () => {
+  // Encrypted by the codec as it was before this change, under a master key of 32 bytes of 7.
+  const recorded = {
+    metadata: { encoding: Buffer.from(ENCRYPTED_ENCODING), [KEY_ID_METADATA]: Buffer.from('eab7aaf225778ad9') },
+    data: Buffer.from('xaMYlovVPiMHIFeTvz9acY2mPVSYAcq/tXJKFd2UFAkaWPTpjlJN7yy4Y9DgRAnE8oOsxV2aEjIiWNhycv5vynMcwBb6tCTj2kKyQxbtxb1YLMupJPS2GQRqxwQE4y4tCcZ1igw=', 'base64'),
+  };
+  const tools = new AesGcmPayloadCodec(exported(keysOf(Buffer.alloc(32, 7))));
+  expect(converter.fromPayload((await tools.decode([recorded]))[0]!)).toEqual({ command: 'echo recorded-before-payload-keys' });
+});
