@@ -31,6 +31,7 @@ export function secretsInToolsService(config: SpacebotConfig, env: NodeJS.Proces
   if (env.DATABASE_URL) names.add('DATABASE_URL');
   else if (config.database.url) names.add('database.url');
   const keyFile = path.join(config.dataDir, MASTER_KEY_FILE);
-  if (existsSync(keyFile)) names.add(`the master key file ${keyFile}`);
+  // Outside the sandbox, but one escape away like a variable: give the service a data dir of its own.
+  if (existsSync(keyFile)) names.add(`the master key file ${keyFile} (use a data dir without it)`);
   return [...names].sort();
 }
