@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { findBadText } from '../text/hygiene.js';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../db/schema.js';
@@ -140,6 +141,10 @@ export async function runMemoryTool(name: string, input: unknown, ctx: MemoryToo
   if (!tool) return { content: `Unknown memory tool "${name}".`, isError: true };
   const parsed = tool.input.safeParse(input);
   if (!parsed.success) return { content: describeInvalidInput(tool, parsed.error), isError: true };
+  // The model can be steered into writing NUL or broken surrogates; the database refuses them, and a
+  // refused write would only be retried. Say so to the model instead, like any invalid argument.
+  const bad = findBadText(parsed.data);
+  if (bad) return { content: `Invalid arguments for ${name}: ${bad.path || 'input'}: ${bad.problem}`, isError: true };
   try {
     switch (name) {
       case memorySaveTool.name:

@@ -56,6 +56,14 @@ describe.each(backends)('memory tools ($name)', (backend) => {
     expect(await count()).toBe(2);
   });
 
+  test('text the database cannot store (NUL, a lone surrogate) is an invalid argument for the model, not a failing write', async () => {
+    const nul = await runMemoryTool('memory_save', { content: 'steered\u0000into a NUL', type: 'fact' }, ctx());
+    expect(nul).toMatchObject({ isError: true, content: 'Invalid arguments for memory_save: content: must not contain NUL characters (\\u0000)' });
+    const surrogate = await runMemoryTool('memory_recall', { query: 'broken \uD800 half' }, ctx());
+    expect(surrogate).toMatchObject({ isError: true, content: 'Invalid arguments for memory_recall: query: must not contain unpaired UTF-16 surrogates (invalid Unicode)' });
+    expect(await count()).toBe(0);
+  });
+
   test('a near duplicate of the same type stores the update and links it with `updates`', async () => {
     const old = await runMemoryTool('memory_save', { content: 'Alice prefers tea over coffee', type: 'preference', scope: 'user' }, ctx({ callKey: 'a' }));
     const upd = await runMemoryTool('memory_save', { content: 'Alice prefers green tea over coffee', type: 'preference', scope: 'user' }, ctx({ callKey: 'b' }));
