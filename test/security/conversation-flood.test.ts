@@ -6,6 +6,7 @@ import { Gateway } from '../../lib/gateway/gateway.js';
 import { createLogger } from '../../lib/logger.js';
 import { channelWorkflowId } from '../../workflows/channel-contract.js';
 import { createHarness, eventually, TEST_TOKEN, type Harness } from '../helpers/harness.js';
+import { recordHistories } from '../helpers/histories.js';
 
 /**
  * Issue 14, finding 2: a conversation cannot be killed by its own traffic. A burst of valid large
@@ -18,7 +19,8 @@ import { createHarness, eventually, TEST_TOKEN, type Harness } from '../helpers/
 const MAX_PENDING = 10;
 let h: Harness;
 beforeAll(async () => {
-  h = await createHarness({ toml: `max_pending_messages = ${MAX_PENDING}` });
+  // Continue-as-new every 2 turns: the burst also carries a full queue into the next run.
+  h = await createHarness({ toml: `max_pending_messages = ${MAX_PENDING}\ncontinue_as_new_after_turns = 2` });
 });
 afterAll(async () => {
   await h?.close();
@@ -43,10 +45,10 @@ async function transcript(conversation: string): Promise<{ direction: string; me
   return res.body.messages as { direction: string; messageId: string; text: string }[];
 }
 
-/** Every string in a workflow's history, payloads decoded (they are JSON in UTF-8 without a codec). */
-async function historyText(workflowId: string): Promise<string> {
-  const history = await h.env.client.workflow.getHandle(workflowId).fetchHistory();
+/** Every string in the histories of all of a workflow's runs, payloads decoded (JSON in UTF-8 without a codec). */
+async function historyText(workflowId: string): Promise<{ runs: number; text: string }> {
   const parts: string[] = [];
+  let runs = 0;
   const walk = (v: unknown, depth: number): void => {
     if (depth > 40 || v === null || v === undefined) return;
     if (v instanceof Uint8Array) parts.push(Buffer.from(v).toString('utf8'));
@@ -54,8 +56,11 @@ async function historyText(workflowId: string): Promise<string> {
     else if (Array.isArray(v)) for (const x of v) walk(x, depth + 1);
     else if (typeof v === 'object') for (const x of Object.values(v)) walk(x, depth + 1);
   };
-  walk(history, 0);
-  return parts.join('\n');
+  for await (const run of h.env.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
+    runs++;
+    walk(await h.env.client.workflow.getHandle(workflowId, run.runId).fetchHistory(), 0);
+  }
+  return { runs, text: parts.join('\n') };
 }
 
 /** Runs `fn` over `items`, `limit` at a time. */
@@ -106,7 +111,8 @@ test('60 messages of ~96 KB, 6 at a time, leave the conversation answering, with
   for (const i of accepted) expect(inbound.get(idOf(i))).toBe(bodies[i]);
 
   // Only ids travelled through Temporal.
-  const history = await historyText(channelOf('flood'));
+  const { runs, text: history } = await historyText(channelOf('flood'));
+  expect(runs).toBeGreaterThan(1);
   expect(history).toContain('flood-00');
   expect(history).not.toContain('FLOOD-');
   expect(history).not.toContain('€€€€€€€€');
@@ -182,4 +188,6 @@ test('a gateway message refused for a full queue is retried with backoff, then a
     'the gateway message to be answered',
   );
   expect(answered.find((m) => m.messageId === 'gw-platform-1')?.text).toBe('from the platform');
+  // Replay fixture of the intake without bodies: text-less messages, a full queue, continue-as-new with pending ids.
+  await recordHistories(h.env, channelOf('flood-gw'), 'conversation-queue-full');
 });
