@@ -1,3 +1,4 @@
+import { messageTexts } from '../../lib/channel/inbound-bodies.js';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { listRuns } from '../../lib/runs/list.js';
@@ -60,7 +61,7 @@ export function registerRunRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const query = detailQuerySchema.safeParse(request.query ?? {});
     if (!query.success) return sendValidationError(reply, 'query', query.error);
     const { workflowId } = params.data;
-    const detail = await getRunDetail(ctx.temporal, workflowId, query.data.runId, ui(), leakGuardOf(ctx));
+    const detail = await getRunDetail(ctx.temporal, workflowId, query.data.runId, ui(), leakGuardOf(ctx), (ids) => messageTexts(ctx.db, workflowId, ids));
     if (!detail) {
       const what = query.data.runId ? `run ${query.data.runId} of workflow "${workflowId}"` : `workflow "${workflowId}"`;
       return sendError(reply, 404, 'not_found', `no ${what}`, query.data.runId ? 'runId' : 'workflowId');

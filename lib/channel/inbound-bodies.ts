@@ -52,3 +52,17 @@ export async function deleteBodies(db: Db, channelId: string, messageIds: string
   if (!messageIds.length) return;
   await table(db).deleteFrom('inbound_bodies').where('channel_id', '=', channelId).where('message_id', 'in', messageIds).execute();
 }
+
+/**
+ * The texts of a channel's messages by id, for views of its history (the run timeline), which holds
+ * only ids: from the transcript, else (not yet answered) from the intake's copy.
+ */
+export async function messageTexts(db: Db, channelId: string, messageIds: string[]): Promise<Map<string, string>> {
+  const ids = [...new Set(messageIds)].slice(0, 5000);
+  if (!ids.length) return new Map();
+  const rows = await db.selectFrom('messages').select(['platform_message_id', 'text']).where('channel_id', '=', channelId).where('direction', '=', 'inbound').where('platform_message_id', 'in', ids).execute();
+  const texts = new Map<string, string>();
+  for (const r of rows) if (r.platform_message_id) texts.set(r.platform_message_id, r.text);
+  for (const [id, text] of await readBodies(db, channelId, ids.filter((id) => !texts.has(id)))) texts.set(id, text);
+  return texts;
+}

@@ -20,6 +20,8 @@ export async function getRunDetail(
   runId: string | undefined,
   ui: UiLinkOptions,
   guard: LeakGuard = new LeakGuard(),
+  /** Message bodies by id: histories hold only ids (bodies are stored at intake, lib/channel/inbound-bodies.ts). */
+  texts?: (messageIds: string[]) => Promise<Map<string, string>>,
 ): Promise<RunDetail | undefined> {
   let description;
   try {
@@ -32,5 +34,10 @@ export async function getRunDetail(
   // Decoded through the client's codec: with `[temporal] encrypt_history` the server holds ciphertext.
   const history = await decodeHistory(await client.workflow.getHandle(workflowId, description.runId).fetchHistory(), client.options.loadedDataConverter.payloadCodecs);
   const steps = buildTimeline(history, client.options.loadedDataConverter.payloadConverter);
+  const bodiless = steps.filter((s) => s.kind === 'message' && s.text === undefined && typeof s.messageId === 'string');
+  if (texts && bodiless.length) {
+    const found = await texts(bodiless.map((s) => s.messageId as string));
+    for (const s of bodiless) s.text = found.get(s.messageId as string);
+  }
   return redactDeep(guard, { ...toRunSummary(description, ui), steps });
 }
