@@ -1,5 +1,5 @@
 import type { SpacebotConfig } from '../config/types.js';
-import { LEAK_PATTERNS } from './leak-patterns.js';
+import { LEAK_PATTERNS, SECRET_CONTEXT_WORDS, SECRET_STARTS } from './leak-patterns.js';
 import { configuredSecrets } from './configured-secrets.js';
 
 /**
@@ -36,15 +36,48 @@ export const MIN_SECRET_LENGTH = 8;
 /** A stream never holds back more than this many characters (a run with no whitespace at all). */
 const MAX_HOLD = 64 * 1024;
 
-/** Where the last `count` whitespace-separated words of `text` begin, including the whitespace before them. */
-function lastWordsStart(text: string, count: number): number {
+/** The last `count` whitespace-separated words of `text`, with where each starts and ends. */
+function lastWords(text: string, count: number): { word: string; start: number; end: number }[] {
+  const words: { word: string; start: number; end: number }[] = [];
   let i = text.length;
-  for (let word = 0; word < count && i > 0; word++) {
+  while (words.length < count && i > 0) {
     while (i > 0 && /\s/.test(text[i - 1]!)) i--;
+    const end = i;
     while (i > 0 && !/\s/.test(text[i - 1]!)) i--;
+    if (end > i) words.unshift({ word: text.slice(i, end), start: i, end });
   }
-  while (i > 0 && /\s/.test(text[i - 1]!)) i--;
-  return i;
+  return words;
+}
+
+/**
+ * Whether `word` holds, from any position on, one of `starts` or a beginning of one (the word may be
+ * incomplete: `s`, `sk`, `AKI`, `:/`). Any position, not only word boundaries: redacting a known
+ * value inside the word can make a boundary where there was none. `trim` drops what may follow a
+ * context word.
+ */
+function beginsAny(word: string, starts: readonly string[], trim?: RegExp): boolean {
+  for (let i = 0; i < word.length; i++) {
+    const rest = trim ? word.slice(i).replace(trim, '') : word.slice(i);
+    if (rest && starts.some((start) => rest.startsWith(start) || start.startsWith(rest))) return true;
+  }
+  return false;
+}
+
+/** The stream's last word is, or may still become, a credential or a context word: held until the next piece says. */
+function mayStartSecret(word: string): boolean {
+  return beginsAny(word, SECRET_STARTS) || beginsAny(word, SECRET_CONTEXT_WORDS, CONTEXT_TRAIL);
+}
+
+/** What may follow a context word inside its word: `aws_secret_access_key="`. */
+const CONTEXT_TRAIL = /["']?\s*[:=]?\s*["']?$/;
+
+/** A complete context word (`Bearer`, `aws_secret_access_key=`): the credential follows it. */
+function isContextWord(word: string): boolean {
+  for (let i = 0; i < word.length; i++) {
+    const rest = word.slice(i).replace(CONTEXT_TRAIL, '');
+    if (SECRET_CONTEXT_WORDS.includes(rest)) return true;
+  }
+  return false;
 }
 
 function escapeRegex(value: string): string {
@@ -111,9 +144,10 @@ export class LeakGuard {
 
   /**
    * A redactor for text that arrives in chunks (streamed replies). It emits everything except a tail
-   * that could still be, or begin, a secret: the last few whitespace-separated words (every pattern
-   * but a PEM block spans at most three), an open PEM block, and any suffix that begins a known value.
-   * Redaction is applied to what is emitted, so a secret split across chunks is caught whole.
+   * that could still be, or begin, a secret: a last word that is or may become a credential, a
+   * context word (`Bearer`) among the last three and what follows it, an open PEM block, and any
+   * suffix that begins a known value. A cut never splits a match. Redaction is applied to what is
+   * emitted, so a secret split across chunks is caught whole, and ordinary text flows at once.
    */
   streamRedactor(): StreamRedactor {
     let pending = '';
@@ -143,8 +177,16 @@ export class LeakGuard {
   /** Where the still-open tail of `text` starts (text.length when nothing need be held). */
   private holdFrom(text: string): number {
     let hold = text.length;
-    // The last three words and the whitespace before them: `Bearer <token>`, `KEY = <value>`.
-    hold = Math.min(hold, lastWordsStart(text, 3));
+    // The last word, when it is or may still become a credential (or a context word).
+    const [last] = lastWords(text, 1);
+    if (last && last.end === text.length && mayStartSecret(last.word)) hold = last.start;
+    // A context word is never shown apart from the credential after it: while one is among the
+    // three words before the cut, the cut moves before it.
+    for (let moved = true; moved; ) {
+      const context = lastWords(text.slice(0, hold), 3).find((w) => isContextWord(w.word));
+      moved = context !== undefined;
+      if (context) hold = context.start;
+    }
     // An open PEM block, or the beginning of its header.
     const begin = text.lastIndexOf('-----BEGIN');
     if (begin >= 0 && !/-----END [A-Z0-9 ]*-----/.test(text.slice(begin))) hold = Math.min(hold, begin);

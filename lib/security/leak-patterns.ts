@@ -33,5 +33,22 @@ export const LEAK_PATTERNS: readonly LeakPattern[] = [
   // `Authorization: Bearer …` and friends: the credential after the scheme, whatever its shape.
   { kind: 'bearer token', regex: /\b(?:Bearer|Basic|Token)\s+(?<secret>[A-Za-z0-9._~+/=-]{16,})/g },
   // scheme://user:password@host: only the password goes, so the reader still sees where it pointed.
-  { kind: 'url password', regex: /\b[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^\s/:@'"<>]*:(?<secret>[^\s/@'"<>]+)@/g },
+  // From `://` on (the scheme is not needed to know a password when one is there), so a streamed URL
+  // is caught even when its scheme was shown in an earlier piece.
+  { kind: 'url password', regex: /:\/\/[^\s/:@'"<>]*:(?<secret>[^\s/@'"<>]+)@/g },
 ];
+
+/**
+ * How each pattern can begin, for streams (leak-guard.ts `streamRedactor`): a word that is, or could
+ * still become, one of these at a word boundary is held back until the next piece says whether it is
+ * a credential. Keep in step with LEAK_PATTERNS.
+ */
+export const SECRET_STARTS: readonly string[] = [
+  'sk-', 'sk_', 'rk_', 'whsec_',
+  'AKIA', 'ASIA', 'ABIA', 'ACCA', 'AGPA', 'AIDA', 'AROA', 'ANPA', 'ANVA', 'AIPA',
+  'ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_',
+  'xox', 'xapp-', 'AIza', 'eyJ', '://', '-----BEGIN',
+];
+
+/** Words after which the next word is the credential (`Bearer <token>`, `aws_secret_access_key = <key>`). */
+export const SECRET_CONTEXT_WORDS: readonly string[] = ['Bearer', 'Basic', 'Token', 'aws_secret_access_key', 'AWS_SECRET_ACCESS_KEY', 'SecretAccessKey', 'secretAccessKey'];

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { loadConfig } from '../../lib/config/load.js';
+import { seededRandom } from '../../lib/seeded-random.js';
 import { createLogger, setLogLeakGuard } from '../../lib/logger.js';
 import { LeakGuard, leakGuardFor, redactDeep } from '../../lib/security/leak-guard.js';
 import { DeltaRouter } from '../../lib/streaming/delivery-deltas.js';
@@ -136,11 +137,38 @@ describe('streamed text', () => {
     expect(stream.kinds).toEqual(expect.arrayContaining(['configured secret API token', 'private key', 'bearer token', 'aws access key', 'anthropic key']));
   });
 
-  test('clean text flows through, holding back only the last words', () => {
+  test('random texts of secrets, words and separators, split at random: no part of a secret is ever shown', () => {
+    const random = seededRandom(13);
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+    const pieces = ['operator-api-token-0123456789abcdefghij', 'AKIAZ7QWERTYUIOP1234', 'sk-ant-api03-Xq3vB9kLmN2pR7sT4uW6yZ8aC1dE5fG0hJ-_kLmNoPqRsTuVwXyZ', 'Authorization: Bearer Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA', 'aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYz9Q2w8E1rT', PEM, 'the', 'a', 'sketch', 'https://x.example/y', 'sk', 'Bearer'];
+    const separators = [' ', '\n', ', ', '=', ' "', '', ':', ' = '];
+    const partsOf = [...secrets, 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYz9Q2w8E1rT'].flatMap((s) => [s.slice(0, 10), s.slice(-10)]);
+    for (let round = 0; round < 400; round++) {
+      let sample = '';
+      for (let i = 0, n = 2 + Math.floor(random() * 8); i < n; i++) sample += pick(pieces) + pick(separators);
+      const whole = guard.redact(sample).text;
+      const stream = guard.streamRedactor();
+      let shown = '';
+      for (let i = 0; i < sample.length; ) {
+        const size = 1 + Math.floor(random() * 12);
+        shown += stream.push(sample.slice(i, i + size));
+        i += size;
+      }
+      shown += stream.flush();
+      // Never less redacted than the whole text (a split can only make a boundary, so more is fine).
+      expect(partsOf.filter((part) => shown.includes(part) && !whole.includes(part))).toEqual([]);
+    }
+  });
+
+  test('ordinary text flows through at once; only what may begin a credential waits for the next piece', () => {
     const stream = guard.streamRedactor();
-    const shown = stream.push('one two three four five six seven ');
-    expect(shown).toBe('one two three four');
-    expect(stream.flush()).toBe(' five six seven ');
+    expect(stream.push('one two three four five six seven ')).toBe('one two three four five six seven ');
+    expect(stream.push('the key is sk')).toBe('the key is ');
+    expect(stream.push('etch, then ')).toBe('sketch, then ');
+    expect(stream.push('header Authorization: Bearer ')).toBe('header Authorization: ');
+    expect(stream.push('Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA ok')).toBe('');
+    expect(stream.push(' then more words follow. ')).toBe('Bearer [redacted: bearer token] ok then more words follow. ');
+    expect(stream.flush()).toBe('');
   });
 
   test("a reply tool's streamed arguments are redacted per reply, split inside the secret and inside a JSON escape", () => {
