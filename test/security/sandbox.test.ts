@@ -115,10 +115,20 @@ test('finding 1: the shell runs as an unprivileged user without capabilities, an
 });
 
 test('finding 1: no provider key or API token is visible to the shell, in its environment or any /proc/*/environ', async () => {
+  // What the server process was started with (/proc/self/environ: later process.env changes do not show
+  // there), minus what the sandbox sets itself.
+  const ownEnv = readFileSync('/proc/self/environ', 'utf8')
+    .split('\0')
+    .filter((e) => e.includes('=') && !/^(PATH|HOME|LANG|PWD|OLDPWD|SHLVL|TERM|_)=/.test(e) && e.length > 8);
+  expect(ownEnv.length).toBeGreaterThan(0);
   const [out] = await inWorker(h, 'env', [
-    shell('{ env; cat /proc/$PPID/environ; for f in /proc/[0-9]*/environ; do tr "\\0" "\\n" < "$f"; done; } 2>/dev/null | grep -c -e sk-ant-env-canary -e api-token-env-canary'),
+    shell(
+      '{ env; tr "\\0" "\\n" < /proc/$PPID/environ; tr "\\0" "\\n" < /proc/1/environ; } 2>/dev/null | sort -u; ' +
+        'echo "canaries: $(for f in /proc/[0-9]*/environ; do tr "\\0" "\\n" < "$f"; done 2>/dev/null | grep -c -e sk-ant-env-canary -e api-token-env-canary)"',
+    ),
   ]);
-  expect(out?.text).toMatch(/^0\n/);
+  expect(out?.text).toMatch(/\ncanaries: 0\n/);
+  for (const entry of ownEnv) expect(out?.text).not.toContain(entry);
 });
 
 test('finding 2: the data directory, the config and files outside the workspace are neither visible nor writable', async () => {
