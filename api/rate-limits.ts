@@ -1,21 +1,26 @@
 import { createHash } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Kysely } from 'kysely';
 import type { ApiLimits } from '../lib/config/api-limits.js';
+import type { Database } from '../lib/db/schema.js';
+import type { Logger } from '../lib/logger.js';
 import { sendError } from './http-errors.js';
+import { postgresRateLimitStore } from './postgres-rate-limit-store.js';
 
 const MINUTE_MS = 60_000;
 
 type Limiter = (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined>;
 
 /**
- * Loads @fastify/rate-limit (in-memory store, one per API process) without a global hook: the
- * limits below run as hooks of the /v1 scope in the order that matters (address before the token
- * check, so guessing tokens is capped too; token after it).
+ * Loads @fastify/rate-limit without a global hook: the limits below run as hooks of the /v1 scope in
+ * the order that matters (address before the token check, so guessing tokens is capped too; token
+ * after it). The counters live in Postgres (api/postgres-rate-limit-store.ts), so every API process
+ * on one database shares one budget per token and per address.
  */
-export function registerRateLimitPlugin(app: FastifyInstance): void {
+export function registerRateLimitPlugin(app: FastifyInstance, deps: { db: Kysely<Database>; logger: Logger }): void {
   // Registered on `app` itself (the plugin is not encapsulated), so scopes registered after it see createRateLimit.
-  app.register(rateLimit, { global: false });
+  app.register(rateLimit, { global: false, store: postgresRateLimitStore(deps.db, deps.logger) });
 }
 
 /** Requests per minute per client address (`request.ip`: the socket's peer unless a proxy is trusted). */
@@ -25,7 +30,7 @@ export function limitPerAddress(app: FastifyInstance, limits: ApiLimits): Limite
   return async (request, reply) => refuseIfExceeded(await check(request), reply, 'this client address');
 }
 
-/** Requests per minute per bearer token (keyed by a hash: the token itself never sits in memory twice). */
+/** Requests per minute per bearer token (keyed by a hash: the token itself is never stored, in memory or in the database). */
 export function limitPerToken(app: FastifyInstance, limits: ApiLimits): Limiter | undefined {
   if (limits.ratePerTokenPerMinute === 0) return undefined;
   const check = app.createRateLimit({ max: limits.ratePerTokenPerMinute, timeWindow: MINUTE_MS, keyGenerator: (req) => `token:${tokenKey(req)}` });

@@ -238,7 +238,16 @@ export interface SecretsTable {
   updated_at: Timestamp;
 }
 
+/** migrations/016_api_rate_limits.sql: fixed-window request counters of api/postgres-rate-limit-store.ts. */
+export interface ApiRateLimitsTable {
+  key: string;
+  /** bigint: a string from pg. */
+  count: string;
+  expires_at: Timestamp;
+}
+
 export interface Database {
+  api_rate_limits: ApiRateLimitsTable;
   secrets: SecretsTable;
   stream_drafts: StreamDraftsTable;
   agents: AgentsTable;
