@@ -78,7 +78,7 @@ export function buildApi(ctx: ApiContext & StreamApiContext): FastifyInstance {
   registerHealthRoutes(app, ctx);
   // Its own auth: the Temporal UI's CORS preflights carry no token (api/routes/codec.ts).
   registerCodecRoutes(app, ctx);
-  registerRateLimitPlugin(app);
+  registerRateLimitPlugin(app, ctx);
   app.register(async (v1) => {
     const perAddress = limitPerAddress(v1, limits);
     const perToken = limitPerToken(v1, limits);
