@@ -1,4 +1,4 @@
-import type { ColumnType, Kysely } from 'kysely';
+import { sql, type ColumnType, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { refuseEncodingErrors } from '../text/database-encoding.js';
 import { cleanText } from '../text/hygiene.js';
@@ -47,10 +47,16 @@ export async function readBodies(db: Db, channelId: string, messageIds: string[]
   return new Map(rows.map((r) => [r.message_id, r.text]));
 }
 
-/** Once in the transcript, a body is no longer needed here. */
+/** A body nobody retried (refused for a full queue, then abandoned) goes after this long. */
+const ABANDONED_AFTER = '7 days';
+
+/**
+ * Once in the transcript, a body is no longer needed here. The channel's abandoned bodies go too:
+ * far older than any queue takes to drain, so none of them can still be waiting for its turn.
+ */
 export async function deleteBodies(db: Db, channelId: string, messageIds: string[]): Promise<void> {
-  if (!messageIds.length) return;
-  await table(db).deleteFrom('inbound_bodies').where('channel_id', '=', channelId).where('message_id', 'in', messageIds).execute();
+  if (messageIds.length) await table(db).deleteFrom('inbound_bodies').where('channel_id', '=', channelId).where('message_id', 'in', messageIds).execute();
+  await table(db).deleteFrom('inbound_bodies').where('channel_id', '=', channelId).where('created_at', '<', sql<Date>`now() - ${ABANDONED_AFTER}::interval`).execute();
 }
 
 /**
