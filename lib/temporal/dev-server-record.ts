@@ -2,6 +2,7 @@ import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
+import { ConfigError } from '../config/load.js';
 import type { Logger } from '../logger.js';
 import { procAvailable, processArgs, processStartTime } from './proc-info.js';
 
@@ -83,7 +84,7 @@ export async function reapStaleDevServer(dataDir: string, dbFile: string, log: L
   }
   const serverAlive = processStartTime(record.pid) === record.startTime;
   if (serverAlive && processStartTime(record.ownerPid) === record.ownerStartTime) {
-    throw new Error(
+    throw new ConfigError(
       `the data directory ${dataDir} is in use: Spacebot (pid ${record.ownerPid}) runs a Temporal dev server on it; stop that one or set another SPACEBOT_DATA_DIR.`,
     );
   }
