@@ -5,6 +5,7 @@ import { IngestWatcher } from '../../lib/ingest/watcher.js';
 import { createLogger } from '../../lib/logger.js';
 import { ingestionProgressQuery, ingestionWorkflowId } from '../../workflows/ingestion-contract.js';
 import { sha256Hex } from '../../lib/ingest/chunk.js';
+import { finishedIngestion, type Ingestion } from './status.js';
 import { createHarness, eventually, TEST_TOKEN, type Harness } from '../helpers/harness.js';
 import { makePdf } from './pdf.js';
 import { documentPart, documentWith, extractionScript } from './script.js';
@@ -18,29 +19,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-interface Ingestion {
-  id: string;
-  status: string;
-  filename: string;
-  chunksTotal: number | null;
-  chunksDone: number;
-  chunksSkipped: number;
-  memoriesSaved: number;
-  workflowId: string;
-  error: string | null;
-}
-
-async function finished(id: string): Promise<Ingestion> {
-  return eventually(
-    async () => {
-      const res = await h.request('GET', `/v1/agents/main/ingest/${id}`);
-      const ing = res.body.ingestion as Ingestion | undefined;
-      return ing && (ing.status === 'done' || ing.status === 'failed') ? ing : undefined;
-    },
-    60_000,
-    `ingestion ${id} to finish`,
-  );
-}
+const finished = (id: string) => finishedIngestion(h, id);
 
 const memoriesFrom = (workflowId: string) =>
   h.database.db.selectFrom('memories').select(['content', 'type', 'scope_kind', 'source_message']).where('agent_id', '=', 'main').where('source_channel', '=', workflowId).orderBy('content').execute();

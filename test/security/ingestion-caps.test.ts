@@ -5,7 +5,8 @@ import { sha256Hex } from '../../lib/ingest/chunk.js';
 import { ingestDirs } from '../../lib/ingest/files.js';
 import { IngestWatcher } from '../../lib/ingest/watcher.js';
 import { createLogger } from '../../lib/logger.js';
-import { createHarness, eventually, TEST_TOKEN, type Harness } from '../helpers/harness.js';
+import { finishedIngestion, type Ingestion } from '../ingest/status.js';
+import { createHarness, TEST_TOKEN, type Harness } from '../helpers/harness.js';
 import { makePdf } from '../ingest/pdf.js';
 import { formBomb } from '../ingest/pdf-bomb.js';
 import { documentPart, documentWith, extractionScript } from '../ingest/script.js';
@@ -27,24 +28,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-interface Ingestion {
-  id: string;
-  status: string;
-  chunksTotal: number | null;
-  error: string | null;
-}
-
-async function finished(id: string): Promise<Ingestion> {
-  return eventually(
-    async () => {
-      const res = await h.request('GET', `/v1/agents/main/ingest/${id}`);
-      const ing = res.body.ingestion as Ingestion | undefined;
-      return ing && (ing.status === 'done' || ing.status === 'failed') ? ing : undefined;
-    },
-    90_000,
-    `ingestion ${id} to finish`,
-  );
-}
+const finished = (id: string) => finishedIngestion(h, id, 90_000);
 
 const extractionCalls = () => h.fake.requests.filter((r) => r.neutral && documentPart(r.neutral) !== undefined).length;
 const storedChunks = async (id: string) =>
