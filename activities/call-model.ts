@@ -5,6 +5,7 @@ import type { ActivityDeps } from './deps.js';
 import { findAgent } from '../lib/config/load.js';
 import { formatModelRef } from '../lib/config/types.js';
 import { loadContext, putEntry } from '../lib/channel/context-store.js';
+import { leakGuardOf, redactDeep, type LeakKind } from '../lib/security/leak-guard.js';
 import { budgetLimits, checkBudget, takeBudgetWarning } from '../lib/costs/budget.js';
 import { recordLlmCall } from '../lib/costs/ledger.js';
 import { CooldownRegistry } from '../lib/llm/cooldowns.js';
@@ -118,7 +119,13 @@ export function makeCallModel(deps: ActivityDeps) {
       clearInterval(timer);
       stopTyping();
     }
-    const { result, model } = answer;
+    const { model } = answer;
+    // What the model wrote is stored as context and travels in history: redacted like tool output.
+    // It could only hold a secret a user pasted (or one it made up), but neither may be kept or repeated;
+    // streamed drafts were already redacted as they were shown.
+    const found: LeakKind[] = [];
+    const result = redactDeep(leakGuardOf(deps), answer.result, found);
+    if (found.length) deps.logger.warn({ agent: agent.id, kinds: found }, 'a model answer held secrets; stored redacted');
     await stream?.finish(result);
     attempts = answer.attempts;
     if (attempts.length > 1) deps.logger.info({ agent: agent.id, model: formatModelRef(model), attempts }, 'LLM call answered by a fallback');

@@ -161,18 +161,20 @@ test('secrets a worker’s shell prints, and the API token in a reply, reach no 
     const workerRun = await h.request('GET', `/v1/runs/${encodeURIComponent(`${wfId('leak-1')}/worker/1`)}`);
     expect(JSON.stringify(workerRun.body)).toContain('[redacted: aws access key]');
 
-    // The workflow histories: the tool result travelled as an activity result, already redacted.
-    for (const id of [wfId('leak-1'), `${wfId('leak-1')}/worker/1`]) expect(leaked(await historyText(id), secrets)).toEqual([]);
+    // The workflow histories: the tool result travelled as an activity result, already redacted; so did
+    // the model's answer with the token in it (the LLM activity's result, and the delivery's input).
+    for (const id of [wfId('leak-1'), `${wfId('leak-1')}/worker/1`]) expect(leaked(await historyText(id), withToken)).toEqual([]);
     expect(await historyText(`${wfId('leak-1')}/worker/1`)).toContain('[redacted: private key]');
 
     // The context rows every later model call is built from.
     const rows = await h.database.db.selectFrom('context_entries').select(['channel_id', 'content']).execute();
     expect(rows.some((r) => r.channel_id === `${wfId('leak-1')}/worker/1`)).toBe(true);
-    expect(leaked(JSON.stringify(rows), secrets)).toEqual([]);
+    expect(leaked(JSON.stringify(rows), withToken)).toEqual([]);
 
-    // The outbound redaction was logged, naming the kind and never the value; no log line holds a secret.
+    // The redaction was logged where it happened (the model's answer, before it was stored or delivered),
+    // naming the kind and never the value; no log line holds a secret.
     const warned = await eventually(
-      () => logLines.map((l) => JSON.parse(l) as { level: number; msg: string; kinds?: string[] }).find((l) => l.msg === 'an outbound reply held secrets; delivered redacted'),
+      () => logLines.map((l) => JSON.parse(l) as { level: number; msg: string; kinds?: string[] }).find((l) => l.msg === 'a model answer held secrets; stored redacted'),
       10_000,
       'the warning',
     );
