@@ -116,10 +116,10 @@ test('finding 1: the shell runs as an unprivileged user without capabilities, an
 
 test('finding 1: no provider key or API token is visible to the shell, in its environment or any /proc/*/environ', async () => {
   // What the server process was started with (/proc/self/environ: later process.env changes do not show
-  // there), minus what the sandbox sets itself.
+  // there), minus the names the sandbox sets itself (a host's SHELL=/bin/bash is also the sandbox's).
   const ownEnv = readFileSync('/proc/self/environ', 'utf8')
     .split('\0')
-    .filter((e) => e.includes('=') && !/^(PATH|HOME|LANG|PWD|OLDPWD|SHLVL|TERM|_)=/.test(e) && e.length > 8);
+    .filter((e) => e.includes('=') && !/^(PATH|HOME|LANG|PWD|OLDPWD|SHLVL|TERM|SHELL|USER|LOGNAME|TMPDIR|_)=/.test(e) && e.length > 8);
   expect(ownEnv.length).toBeGreaterThan(0);
   const [out] = await inWorker(h, 'env', [
     shell(
