@@ -37,8 +37,14 @@ export function limitPerToken(app: FastifyInstance, limits: ApiLimits): Limiter 
   return async (request, reply) => refuseIfExceeded(await check(request), reply, 'this API token');
 }
 
+/**
+ * The token as auth.ts reads it (scheme case-insensitive, any spacing, trimmed): `Bearer X` and
+ * `bearer  X` are one token, so they share one budget instead of doubling it. A header that is not a
+ * bearer token keys on the empty token (one budget for all of them).
+ */
 function tokenKey(request: FastifyRequest): string {
-  return createHash('sha256').update(request.headers.authorization ?? '').digest('base64url').slice(0, 22);
+  const token = /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '')?.[1]?.trim() ?? '';
+  return createHash('sha256').update(token, 'utf8').digest('base64url').slice(0, 22);
 }
 
 type CheckResult = Awaited<ReturnType<ReturnType<FastifyInstance['createRateLimit']>>>;

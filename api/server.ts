@@ -76,9 +76,10 @@ export function buildApi(ctx: ApiContext & StreamApiContext): FastifyInstance {
   app.setNotFoundHandler((request, reply) => sendError(reply, 404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`));
 
   registerHealthRoutes(app, ctx);
-  // Its own auth: the Temporal UI's CORS preflights carry no token (api/routes/codec.ts).
-  registerCodecRoutes(app, ctx);
   registerRateLimitPlugin(app, ctx);
+  // Its own auth (the Temporal UI's CORS preflights carry no token, api/routes/codec.ts), and after
+  // the rate-limit plugin, so the per-address and per-token limits apply to it as to /v1.
+  registerCodecRoutes(app, ctx);
   app.register(async (v1) => {
     const perAddress = limitPerAddress(v1, limits);
     const perToken = limitPerToken(v1, limits);

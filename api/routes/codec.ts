@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { PayloadKeyError, type AesGcmPayloadCodec } from '../../lib/temporal/payload-codec.js';
 import { bearerAuth } from '../auth.js';
+import { limitPerAddress, limitPerToken } from '../rate-limits.js';
 import type { ApiContext } from '../context.js';
 import { sendError, sendValidationError } from '../http-errors.js';
 import { hasValidSession, sendLoginPage, sessionCookie } from './codec-session.js';
@@ -36,6 +37,12 @@ export function registerCodecRoutes(app: FastifyInstance, ctx: ApiContext): void
     return bearer(request, reply);
   };
   void app.register(async (codec) => {
+    // The /v1 limits: per address before the token check (guessing tokens is capped), per token after it.
+    const perAddress = limitPerAddress(codec, ctx.config.server.limits);
+    const perToken = limitPerToken(codec, ctx.config.server.limits);
+    if (perAddress) codec.addHook('onRequest', perAddress);
+    const authThenLimit = perToken ? [auth, perToken] : [auth];
+    const bearerThenLimit = perToken ? [bearer, perToken] : [bearer];
     codec.addHook('onRequest', async (request, reply) => {
       const origin = request.headers.origin;
       if (origin && origin === allowedOrigin) {
@@ -52,7 +59,7 @@ export function registerCodecRoutes(app: FastifyInstance, ctx: ApiContext): void
         .send(),
     );
     const route = (op: 'encode' | 'decode') =>
-      codec.post(`/v1/codec/${op}`, { bodyLimit: CODEC_BODY_LIMIT, onRequest: auth }, async (request, reply) => {
+      codec.post(`/v1/codec/${op}`, { bodyLimit: CODEC_BODY_LIMIT, onRequest: authThenLimit }, async (request, reply) => {
         if (!ctx.codec) return sendError(reply, 503, 'unavailable', 'this API runs without the payload codec');
         if (!namespaceOk(request, reply, ctx.config.temporal.namespace)) return reply;
         const body = payloadsBody.safeParse(request.body ?? {});
@@ -64,7 +71,7 @@ export function registerCodecRoutes(app: FastifyInstance, ctx: ApiContext): void
     route('encode');
     route('decode');
     codec.get('/v1/codec/login', async (_request, reply) => sendLoginPage(reply));
-    codec.post('/v1/codec/session', { onRequest: bearer }, async (request, reply) => reply.header('set-cookie', sessionCookie(ctx.apiToken, request)).code(204).send());
+    codec.post('/v1/codec/session', { onRequest: bearerThenLimit }, async (request, reply) => reply.header('set-cookie', sessionCookie(ctx.apiToken, request)).code(204).send());
   });
 }
 
