@@ -12,6 +12,7 @@
  *   spacebot replay <workflowId> [--run-id r] | --all [--since 24h]
  *   spacebot secrets list | set <NAME> (value on stdin) | delete <NAME>
  *   spacebot approvals list <agent> [--status pending]
+ *   spacebot approvals show <agent> <id>
  *   spacebot approvals approve|deny <agent> <id>
  *   spacebot keys payload-key   (local: the tools service's SPACEBOT_PAYLOAD_KEY, from the master key)
  *
@@ -43,6 +44,7 @@ const USAGE = `usage:
   spacebot replay <workflowId> [--run-id r] | --all [--since 24h]
   spacebot secrets list | set <NAME> (value on stdin, never an argument) | delete <NAME>
   spacebot approvals list <agent> [--status pending]
+  spacebot approvals show <agent> <id>
   spacebot approvals approve|deny <agent> <id>
   spacebot keys payload-key   (prints SPACEBOT_PAYLOAD_KEY=… for the tools service; reads the master key locally)
 options: --url <api url> --token <api token>`;
@@ -135,6 +137,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
       return 0;
     }
     case 'approvals list':
+    case 'approvals show':
     case 'approvals approve':
     case 'approvals deny': {
       const problem = await approvals(api, sub as string, positionals.slice(1), typeof values.status === 'string' ? values.status : undefined, print);

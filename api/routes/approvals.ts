@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { findAgent } from '../../lib/config/load.js';
 import { decideApproval } from '../../lib/policy/approval-decisions.js';
-import { listApprovals, type ApprovalRow } from '../../lib/policy/approval-store.js';
+import { getApproval, listApprovals, type ApprovalRow } from '../../lib/policy/approval-store.js';
 import type { ApiContext } from '../context.js';
 import { sendError, sendValidationError } from '../http-errors.js';
 
@@ -24,7 +24,10 @@ const toApi = (a: ApprovalRow) => ({
   platform: a.platform,
   conversation: a.conversation_id,
   tool: a.tool,
+  // The whole call as it will run (the notice may show only its start), and the notice it was announced by.
   summary: a.summary,
+  input: a.input ?? null,
+  noticeMessageId: a.notice_message_id,
   status: a.status,
   decidedBy: a.decided_by,
   createdAt: new Date(a.created_at).toISOString(),
@@ -45,6 +48,16 @@ export function registerApprovalRoutes(app: FastifyInstance, ctx: ApiContext): v
     if (!query.success) return sendValidationError(reply, 'query', query.error);
     const rows = await listApprovals(ctx.db, params.data.agent, { ...(query.data.status ? { status: query.data.status } : {}), limit: query.data.limit ?? 100 });
     return reply.send({ approvals: rows.map(toApi) });
+  });
+
+  // One approval in full: what `spacebot approvals show` prints.
+  app.get('/v1/agents/:agent/approvals/:id', async (request, reply) => {
+    const params = approvalParams.safeParse(request.params);
+    if (!params.success) return sendValidationError(reply, 'path', params.error);
+    if (!findAgent(ctx.config, params.data.agent)) return sendError(reply, 404, 'not_found', `unknown agent "${params.data.agent}"`, 'agent');
+    const row = await getApproval(ctx.db, params.data.id);
+    if (!row || row.agent_id !== params.data.agent) return sendError(reply, 404, 'not_found', `agent "${params.data.agent}" has no approval "${params.data.id}"`, 'id');
+    return reply.send({ approval: toApi(row) });
   });
 
   for (const [action, decision] of [

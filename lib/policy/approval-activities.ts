@@ -49,11 +49,12 @@ export function makeApprovalActivities(deps: ActivityDeps): ApprovalActivities {
         conversation_id: input.conversationId,
         tool: input.call.name,
         summary,
+        input: JSON.stringify(input.call.input),
         expires_at: new Date(Date.now() + timeoutMs),
       });
       if (row.notice_message_id === null) {
         // Posted like a reply of the channel (once per delivery key), so it shows in the transcript too.
-        const text = noticeText({ id, agentId: input.agentId, workerRef: input.workerRef, tool: input.call.name, summary, timeoutMs });
+        const text = noticeText({ id, agentId: input.agentId, workerRef: input.workerRef, call: input.call, timeoutMs });
         const key = `approval:${id}`;
         await deliverReply({ channelId: input.channelId, turnSeq: 0, step: 0, key, text, kind: 'reply', agentId: input.agentId, platform: input.platform, conversationId: input.conversationId });
         const delivery = await deps.db.selectFrom('deliveries').select('platform_message_id').where('key', '=', `${input.channelId}:0:0:${key}`).executeTakeFirst();

@@ -13,6 +13,8 @@ export interface ApprovalsTable {
   conversation_id: string;
   tool: string;
   summary: string;
+  /** The call's full input (migrations/017_approval_input.sql), written as JSON; null for older rows. */
+  input: ColumnType<unknown, string | null | undefined, string | null>;
   status: ColumnType<ApprovalStatus, ApprovalStatus | undefined, ApprovalStatus>;
   notice_message_id: string | null;
   decided_by: string | null;
@@ -35,7 +37,7 @@ export function approvalIdFor(key: string): string {
 
 export async function insertApproval(
   db: Kysely<Database>,
-  row: Omit<ApprovalRow, 'status' | 'notice_message_id' | 'decided_by' | 'created_at' | 'decided_at'>,
+  row: Omit<ApprovalRow, 'status' | 'notice_message_id' | 'decided_by' | 'created_at' | 'decided_at' | 'input'> & { input: string },
 ): Promise<ApprovalRow> {
   const a = withApprovals(db);
   await a.insertInto('approvals').values(row).onConflict((oc) => oc.column('id').doNothing()).execute();

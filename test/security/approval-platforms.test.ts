@@ -24,6 +24,7 @@ interface ApiApproval {
   tool: string;
   summary: string;
   worker: string;
+  noticeMessageId: string | null;
   decidedBy: string | null;
 }
 
@@ -123,9 +124,21 @@ async function approvals(agent: string, status?: string): Promise<ApiApproval[]>
 const pendingFor = (agent: string, text: string) =>
   eventually(async () => (await approvals(agent, 'pending')).find((a) => a.summary.includes(text)), 45_000, `a pending approval for ${text}`);
 const byId = async (agent: string, id: string) => (await approvals(agent)).find((a) => a.id === id);
+/**
+ * A reaction decides an approval only once the approval knows its notice: the notice is posted
+ * first, and its message id recorded after the platform answered. A platform fake sees the post
+ * before that (on a loaded machine, seconds before), and a reaction sent in between finds no
+ * approval and is ignored, so a test reacts only after the API shows the notice recorded.
+ */
+const noticeRecorded = (agent: string, id: string) =>
+  eventually(async () => ((await byId(agent, id))?.noticeMessageId ? true : undefined), 45_000, `the notice of ${id} recorded`);
 
 describe('Discord', () => {
-  const noticeOf = (id: string) => eventually(() => discord.postedIn(ops.id).find((m) => m.content.includes(`[${id}]`)), 30_000, `the notice of ${id} on Discord`);
+  const noticeOf = async (id: string) => {
+    const notice = await eventually(() => discord.postedIn(ops.id).find((m) => m.content.includes(`[${id}]`)), 45_000, `the notice of ${id} on Discord`);
+    await noticeRecorded('sup', id);
+    return notice;
+  };
 
   test("an approver's ✅ on the notice approves; a non-approver's ✅ is ignored", async () => {
     discord.userMessage({ channel: ops, author: alice, content: 'please write discord.txt' });
@@ -154,7 +167,7 @@ describe('Discord', () => {
     // Still readable: only zero-width spaces were added.
     expect(notice.content.replace(/\u200b/g, '')).toContain(PINGS);
 
-    discord.userReaction({ channel: ops, user: alice, messageId: notice.id, emoji: '❌' });
+    expect(discord.userReaction({ channel: ops, user: alice, messageId: notice.id, emoji: '❌' })).toBe(true);
     const done = await eventually(() => discord.postedIn(ops.id).find((m) => m.content.startsWith('Done: ') && m.content.includes('shell')), 45_000, 'the outcome on Discord');
     expect(done.content).toContain('Denied by the operator: shell was not run');
     expect(await byId('sup', pending.id)).toMatchObject({ status: 'denied', decidedBy: `discord:${alice.id}` });
@@ -165,7 +178,8 @@ describe('Slack', () => {
   test("an approver's :white_check_mark: on the notice approves; a non-approver's is ignored; the notice cannot ping", async () => {
     slack.sendMessage({ channel: SLACK_OPS, user: SLACK_ALICE, text: 'please write slack@channel.txt' });
     const pending = await pendingFor('sup', 'slack@channel.txt');
-    const notice = await eventually(() => slack.posts.find((p) => p.channel === SLACK_OPS && p.text.includes(`[${pending.id}]`)), 30_000, 'the notice on Slack');
+    const notice = await eventually(() => slack.posts.find((p) => p.channel === SLACK_OPS && p.text.includes(`[${pending.id}]`)), 45_000, 'the notice on Slack');
+    await noticeRecorded('sup', pending.id);
     expect(notice.text).not.toContain('@channel');
 
     slack.sendReaction({ channel: SLACK_OPS, ts: notice.ts, user: SLACK_MALLORY, name: 'white_check_mark' });
