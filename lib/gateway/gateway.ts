@@ -12,7 +12,9 @@ import { routeEvent } from './bindings.js';
 import { cleanText } from '../text/hygiene.js';
 import { decideByReaction } from '../policy/approval-decisions.js';
 import { writeAdapterStatuses } from './status-store.js';
-import { DEFAULT_SUBMIT_RETRY, GatewayStoppingError, retryUntilAccepted, type RetryPolicy } from './submit-retry.js';
+import { DEFAULT_SUBMIT_RETRY, GatewayStoppingError, type RetryPolicy } from './submit-retry.js';
+import { ConversationLanes, DEFAULT_BACKPRESSURE, type Backpressure } from './conversation-lanes.js';
+import { SlowDownNotices } from './slow-down-notice.js';
 
 export interface GatewayOptions {
   config: SpacebotConfig;
@@ -25,6 +27,8 @@ export interface GatewayOptions {
   adapters?: InboundAdapter[];
   env?: NodeJS.ProcessEnv;
   retry?: RetryPolicy;
+  /** Per-conversation bounds on messages refused for a full queue (conversation-lanes.ts). */
+  backpressure?: Backpressure;
   /** With `db`: reactions on approval notices decide them (docs/security.md); absent: reactions are not read. */
   temporal?: Client;
 }
@@ -45,11 +49,24 @@ export class Gateway {
   private statusTimer: NodeJS.Timeout | undefined;
   private lastStates = new Map<string, string>();
   private statusWrite: Promise<void> = Promise.resolve();
+  private readonly lanes: ConversationLanes;
+  private readonly notices: SlowDownNotices;
 
   constructor(private readonly options: GatewayOptions) {
     const env = options.env ?? process.env;
     this.adapters =
       options.adapters ?? options.config.adapters.map((a) => createAdapter(a.kind, a.instance, a.settings, options.logger, env));
+    this.notices = new SlowDownNotices((platform) => this.adapters.find((a) => a.outbound.platform === platform)?.outbound);
+    this.lanes = new ConversationLanes({
+      bounds: options.backpressure ?? DEFAULT_BACKPRESSURE,
+      policy: options.retry ?? DEFAULT_SUBMIT_RETRY,
+      signal: this.abort.signal,
+      // One notice for the dropped lot, answering its first message.
+      onDropped: (key, jobs) => {
+        const first = jobs[0];
+        if (first) this.notices.notify(key, first.target, first.log);
+      },
+    });
   }
 
   /** The outbound side of every adapter, for the worker's OutboundAdapters. */
@@ -85,6 +102,7 @@ export class Gateway {
     this.abort.abort();
     if (this.statusTimer) clearInterval(this.statusTimer);
     await Promise.all(this.adapters.map((a) => a.stop().catch(() => undefined)));
+    await this.lanes.settled();
     this.reportStatus();
     await this.statusWrite;
   }
@@ -99,32 +117,30 @@ export class Gateway {
     }
     const agentId = route.agentId;
     const binding = typeof route.binding === 'number' ? this.options.config.bindings[route.binding] : undefined;
-    try {
-      const outcome = await retryUntilAccepted(
-        () =>
-          this.options.channels.submit({
-            agentId,
-            platform: event.platform,
-            conversationId: event.conversationId,
-            message: {
-              // Platforms may hand us NUL or unpaired surrogates; the database stores neither, so they
-              // are removed here, the one rule of lib/text/hygiene.ts (recordInbound applies it again).
-              messageId: cleanText(event.messageId),
-              text: cleanText(event.text),
-              sender: { id: cleanText(event.sender.id), ...(event.sender.name ? { name: cleanText(event.sender.name) } : {}) },
-              receivedAt: event.receivedAt,
-              isDirect: event.coordinates.isDirect,
-              // The binding's autonomy override travels with the message to the worker it may start.
-              ...(binding?.autonomy ? { autonomy: binding.autonomy } : {}),
-            },
-          }),
-        {
-          policy: this.options.retry ?? DEFAULT_SUBMIT_RETRY,
-          signal: this.abort.signal,
-          onRetry: (err, attempt, delayMs) => log.warn({ attempt, delayMs, error: (err as Error).message }, 'submitting to the channel workflow failed; retrying'),
+    // The lane: one conversation refused for a full queue waits there, bounded, without holding up the
+    // adapter for other conversations (conversation-lanes.ts).
+    const key = JSON.stringify([agentId, event.platform, event.conversationId]);
+    const submit = async () => {
+      const outcome = await this.options.channels.submit({
+        agentId,
+        platform: event.platform,
+        conversationId: event.conversationId,
+        message: {
+          // Platforms may hand us NUL or unpaired surrogates; the database stores neither, so they
+          // are removed here, the one rule of lib/text/hygiene.ts (recordInbound applies it again).
+          messageId: cleanText(event.messageId),
+          text: cleanText(event.text),
+          sender: { id: cleanText(event.sender.id), ...(event.sender.name ? { name: cleanText(event.sender.name) } : {}) },
+          receivedAt: event.receivedAt,
+          isDirect: event.coordinates.isDirect,
+          // The binding's autonomy override travels with the message to the worker it may start.
+          ...(binding?.autonomy ? { autonomy: binding.autonomy } : {}),
         },
-      );
+      });
       log.debug({ agent: agentId, binding: route.binding, workflowId: outcome.workflowId, duplicate: outcome.result?.duplicate }, 'message submitted');
+    };
+    try {
+      await this.lanes.accept(key, { submit, log, target: { platform: event.platform, conversationId: event.conversationId, messageId: event.messageId } });
     } catch (err) {
       if (err instanceof GatewayStoppingError) throw err;
       // The workflow refused this message for good: acknowledge it, or the adapter would be stuck on it.

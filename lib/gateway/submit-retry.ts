@@ -40,15 +40,30 @@ export const DEFAULT_SUBMIT_RETRY: RetryPolicy = { initialMs: 250, maxMs: 30_000
  */
 export async function retryUntilAccepted<T>(
   attempt: () => Promise<T>,
-  options: { policy: RetryPolicy; signal: AbortSignal; onRetry: (err: unknown, attempt: number, delayMs: number) => void },
+  options: {
+    policy: RetryPolicy;
+    signal: AbortSignal;
+    onRetry: (err: unknown, attempt: number, delayMs: number) => void;
+    /**
+     * How many ConversationBusyError refusals to take before rethrowing the last one. A full queue is
+     * one user outpacing their own conversation: retrying it without end would hold memory (and, on a
+     * polling platform, every other chat) hostage to them. Unset: retried like any transient error.
+     */
+    busyAttempts?: number;
+    /** How many failures of any kind to take before rethrowing the last one; unset: no bound. */
+    maxAttempts?: number;
+  },
 ): Promise<T> {
   let delay = options.policy.initialMs;
+  let busy = 0;
   for (let n = 1; ; n++) {
     if (options.signal.aborted) throw new GatewayStoppingError('gateway stopping before the message was accepted');
     try {
       return await attempt();
     } catch (err) {
       if (isPermanentSubmitError(err)) throw err;
+      if (err instanceof ConversationBusyError && options.busyAttempts !== undefined && ++busy >= options.busyAttempts) throw err;
+      if (options.maxAttempts !== undefined && n >= options.maxAttempts) throw err;
       // A full conversation says how long it needs (about a turn): never retry sooner than that.
       const floor = err instanceof ConversationBusyError ? err.retryAfterSeconds * 1000 : 0;
       const wait = Math.max(floor, Math.round(delay * (0.8 + Math.random() * 0.4)));
@@ -59,7 +74,7 @@ export async function retryUntilAccepted<T>(
   }
 }
 
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
     const onAbort = () => {
