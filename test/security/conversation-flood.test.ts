@@ -169,7 +169,10 @@ test('a gateway message refused for a full queue is retried with backoff, then a
       coordinates: { isDirect: true } as InboundEvent['coordinates'],
       receivedAt: new Date().toISOString(),
     };
+    // The sink does not wait out a full conversation (the adapter goes on with other chats): the
+    // message waits in the conversation's lane, retried there a bounded number of times.
     await sink?.(event);
+    await eventually(async () => ((await transcript('flood-gw')).some((m) => m.messageId === 'gw-platform-1') ? true : undefined), 60_000, 'the waiting message to be accepted');
   } finally {
     await gateway.stop();
   }
