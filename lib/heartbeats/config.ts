@@ -14,6 +14,8 @@ import {
 /** A chat user steers the `cron` tool: a few heartbeats per conversation, none more often than every 15 minutes. */
 const DEFAULT_TOOL_MAX_PER_CONVERSATION = 5;
 const DEFAULT_TOOL_MIN_INTERVAL_MINUTES = 15;
+/** All conversations together: many chats (or many users) cannot add up to an unbounded number of schedules. */
+const DEFAULT_TOOL_MAX_PER_AGENT = 20;
 
 /** `[[heartbeats]]` entries of spacebot.toml (snake_case like the rest of the file). */
 export const heartbeatConfigSchema = z
@@ -43,6 +45,7 @@ export const heartbeatDefaultsSchema = z
     timeout_seconds: heartbeatFields.timeoutSeconds.optional(),
     /** The `cron` tool: heartbeats one conversation may have, and their shortest interval (lib/heartbeats/cron-tool.ts). */
     tool_max_per_conversation: z.number().int().min(0).max(100).optional(),
+    tool_max_per_agent: z.number().int().min(0).max(1000).optional(),
     tool_min_interval_minutes: z.number().int().min(1).max(7 * 24 * 60).optional(),
   })
   .strict();
@@ -54,6 +57,8 @@ export interface HeartbeatsConfig {
   timeoutSeconds: number;
   /** Heartbeats the `cron` tool may keep per conversation (0: the tool creates none). */
   toolMaxPerConversation: number;
+  /** Heartbeats the `cron` tool may keep per agent over all its conversations. */
+  toolMaxPerAgent: number;
   /** Shortest interval between runs of a tool-made heartbeat, in seconds. */
   toolMinIntervalSeconds: number;
   /** The config-managed heartbeats, reconciled into schedules at start. */
@@ -97,6 +102,7 @@ export function resolveHeartbeats(
     maxPerAgent: defaults?.max_per_agent ?? DEFAULT_MAX_HEARTBEATS_PER_AGENT,
     timeoutSeconds,
     toolMaxPerConversation: defaults?.tool_max_per_conversation ?? DEFAULT_TOOL_MAX_PER_CONVERSATION,
+    toolMaxPerAgent: defaults?.tool_max_per_agent ?? DEFAULT_TOOL_MAX_PER_AGENT,
     toolMinIntervalSeconds: (defaults?.tool_min_interval_minutes ?? DEFAULT_TOOL_MIN_INTERVAL_MINUTES) * 60,
     definitions,
   };

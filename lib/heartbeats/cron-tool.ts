@@ -6,7 +6,7 @@ import type { Database } from '../db/schema.js';
 import { CLEAN_TEXT_RULE, isCleanText } from '../text/hygiene.js';
 import { HEARTBEAT_PLATFORM, heartbeatScheduleId, type HeartbeatTarget } from '../../workflows/heartbeat-contract.js';
 import { HeartbeatError, HeartbeatService, type HeartbeatView } from './schedules.js';
-import { claim, ownedBy, ownerOf, release } from './tool-owners.js';
+import { claim, countByAgent, ownedBy, ownerOf, release } from './tool-owners.js';
 import { heartbeatFields, heartbeatIdSchema, toDefinition } from './validation.js';
 
 /**
@@ -45,9 +45,16 @@ export interface CronToolDeps {
  * deletes only heartbeats it created there (recorded in heartbeat_tool_owners), never the operator's
  * (API, config) nor another conversation's; a conversation keeps at most
  * `heartbeat_defaults.tool_max_per_conversation` of them, none running more often than
- * `tool_min_interval_minutes`.
+ * `tool_min_interval_minutes`, and the agent at most `tool_max_per_agent` over all conversations.
+ *
+ * Refused outright in heartbeat runs: each run is a conversation of its own (a new channel id per
+ * run), so a per-conversation quota would not hold there, and a prompt like "each run, create five
+ * heartbeats with this prompt" would multiply schedules without end.
  */
 export async function runCronTool(deps: CronToolDeps, input: CronToolInput, at: { agentId: string; channelId: string }): Promise<string> {
+  if (conversationOf(at.channelId)?.platform === HEARTBEAT_PLATFORM) {
+    throw new Error('the cron tool is not available in heartbeat runs: a heartbeat cannot list, create or delete heartbeats');
+  }
   if (!deps.temporal) throw new Error('heartbeats are not available in this worker (no Temporal client)');
   const service = new HeartbeatService(deps.temporal, deps.config, deps.db);
   const agentId = at.agentId;
@@ -66,12 +73,16 @@ export async function runCronTool(deps: CronToolDeps, input: CronToolInput, at: 
   }
   if (!input.prompt) throw new Error('prompt is required to create a heartbeat');
   if ((input.cron === undefined) === (input.interval_seconds === undefined)) throw new Error('give exactly one of cron and interval_seconds');
-  const { toolMaxPerConversation: quota, toolMinIntervalSeconds: minInterval } = deps.config.heartbeats;
+  const { toolMaxPerConversation: quota, toolMaxPerAgent: agentQuota, toolMinIntervalSeconds: minInterval } = deps.config.heartbeats;
   if (input.interval_seconds !== undefined && input.interval_seconds < minInterval) {
     throw new Error(`interval_seconds must be at least ${minInterval} (${minInterval / 60} minutes)`);
   }
   const mine = await ownHeartbeats(deps, service, at);
   if (mine.length >= quota) throw new Error(`this conversation already has ${mine.length} heartbeats (at most ${quota}); delete one first`);
+  // Rows of schedules deleted through the API count until a conversation lists its own again: a cap
+  // that errs on the strict side, never the loose one.
+  const agentCount = await countByAgent(deps.db, agentId);
+  if (agentCount >= agentQuota) throw new Error(`this agent already has ${agentCount} heartbeats made by the cron tool (at most ${agentQuota}); delete one first`);
 
   const here = conversationOf(at.channelId);
   const target: HeartbeatTarget = input.deliver_to !== 'log' && here && here.platform !== HEARTBEAT_PLATFORM ? { kind: 'channel', ...here } : { kind: 'log' };

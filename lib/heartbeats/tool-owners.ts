@@ -31,6 +31,16 @@ export async function ownedBy(db: Db, agentId: string, channelId: string): Promi
   return rows.map((r) => ({ scheduleId: r.schedule_id, heartbeatId: r.heartbeat_id, channelId: r.channel_id }));
 }
 
+/** Heartbeats the `cron` tool made for this agent, in every conversation (the per-agent cap). */
+export async function countByAgent(db: Db, agentId: string): Promise<number> {
+  const row = await table(db)
+    .selectFrom('heartbeat_tool_owners')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('agent_id', '=', agentId)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
 export async function ownerOf(db: Db, scheduleId: string): Promise<ToolOwner | undefined> {
   const row = await table(db).selectFrom('heartbeat_tool_owners').select(['schedule_id', 'heartbeat_id', 'channel_id']).where('schedule_id', '=', scheduleId).executeTakeFirst();
   return row && { scheduleId: row.schedule_id, heartbeatId: row.heartbeat_id, channelId: row.channel_id };
