@@ -26,8 +26,9 @@ WORKDIR /app
 
 # bubblewrap: the sandbox every worker shell command runs in (docs/security.md#sandbox). Without it
 # (or without user namespaces: see the Docker security options there) the worker is not offered a shell.
+# util-linux: /usr/bin/prlimit sets each sandboxed command's rlimits (lib/sandbox/limits.ts).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends bubblewrap \
+ && apt-get install -y --no-install-recommends bubblewrap util-linux \
  && rm -rf /var/lib/apt/lists/*
 
 # Production dependencies only. `tsx` stays among them because `npm start` runs the TypeScript

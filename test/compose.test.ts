@@ -233,6 +233,10 @@ describe('docker-compose.yml', () => {
     expect(section(tools, 'cap_add')).toEqual([]);
     expect(tools).toMatch(/^ {4}read_only: true$/m);
     expect(tools).not.toMatch(/privileged: true/);
+    // A ceiling for everything the sandboxed commands start, in processes and in memory (no swap beyond it).
+    expect(tools).toMatch(/^ {4}pids_limit: 1024$/m);
+    expect(tools).toMatch(/^ {4}mem_limit: 4g$/m);
+    expect(tools).toMatch(/^ {4}memswap_limit: 4g$/m);
     expect(section(tools, 'security_opt').sort()).toEqual([
       '- apparmor=unconfined',
       '- no-new-privileges:true',

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from './limits.js';
 
 /**
  * The `[tools]` keys that decide how workers' shell and file tools are confined (docs/security.md,
@@ -15,6 +16,14 @@ export const sandboxSchemaFields = {
   allow_unsandboxed_root: z.boolean().optional(),
   /** `none` (default): no network inside the sandbox. `guarded`: only through the egress guard (lib/net/). */
   network: z.enum(['none', 'guarded']).optional(),
+  /** Size of each sandbox's private /tmp (a tmpfs, in RAM): without a size it could take half of it. */
+  sandbox_tmp_mb: z.number().int().min(1).max(65_536).optional(),
+  /** Processes (threads) a sandbox may add: RLIMIT_NPROC on top of the server's own, and pids.max where a cgroup can be made. */
+  sandbox_max_processes: z.number().int().min(8).max(65_536).optional(),
+  /** Address space of each sandboxed process (RLIMIT_AS). */
+  sandbox_memory_mb: z.number().int().min(64).max(1_048_576).optional(),
+  /** Largest file a sandboxed process may write (RLIMIT_FSIZE). */
+  sandbox_max_file_mb: z.number().int().min(1).max(1_048_576).optional(),
 };
 
 export interface SandboxSettings {
@@ -23,12 +32,24 @@ export interface SandboxSettings {
   allowUnsandboxedRoot: boolean;
   /** The sandbox always has its own network namespace; `guarded` adds the egress guard's way out. */
   network: SandboxNetwork;
+  /** What one sandboxed command may use (lib/sandbox/limits.ts); always set by resolveSandboxSettings, absent means the defaults. */
+  limits?: SandboxLimits;
 }
 
-export function resolveSandboxSettings(tools: { sandbox?: SandboxMode; allow_unsandboxed_root?: boolean; network?: SandboxNetwork } | undefined): SandboxSettings {
+type SandboxToml = { sandbox?: SandboxMode; allow_unsandboxed_root?: boolean; network?: SandboxNetwork } & {
+  [K in 'sandbox_tmp_mb' | 'sandbox_max_processes' | 'sandbox_memory_mb' | 'sandbox_max_file_mb']?: number;
+};
+
+export function resolveSandboxSettings(tools: SandboxToml | undefined): SandboxSettings {
   return {
     sandbox: tools?.sandbox ?? 'bwrap',
     allowUnsandboxedRoot: tools?.allow_unsandboxed_root ?? false,
     network: tools?.network ?? 'none',
+    limits: {
+      tmpMb: tools?.sandbox_tmp_mb ?? DEFAULT_SANDBOX_LIMITS.tmpMb,
+      maxProcesses: tools?.sandbox_max_processes ?? DEFAULT_SANDBOX_LIMITS.maxProcesses,
+      memoryMb: tools?.sandbox_memory_mb ?? DEFAULT_SANDBOX_LIMITS.memoryMb,
+      maxFileMb: tools?.sandbox_max_file_mb ?? DEFAULT_SANDBOX_LIMITS.maxFileMb,
+    },
   };
 }

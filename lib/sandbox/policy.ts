@@ -1,4 +1,5 @@
 import { lstatSync, readlinkSync } from 'node:fs';
+import { DEFAULT_SANDBOX_LIMITS } from './limits.js';
 import { ETC_ENTRIES, identityFiles, SANDBOX_GID, SANDBOX_UID, SANDBOX_USER, SYSTEM_DIRS } from './system-files.js';
 
 /**
@@ -40,6 +41,8 @@ export interface SandboxSpec {
   extras?: SandboxExtras;
   /** Pass /etc/passwd and /etc/group as data descriptors (false: the probe, which has no extra pipes). */
   identity?: boolean;
+  /** Size of the private /tmp; default DEFAULT_SANDBOX_LIMITS.tmpMb. */
+  tmpMb?: number;
 }
 
 export function bwrapPlan(spec: SandboxSpec): SandboxPlan {
@@ -88,7 +91,9 @@ export function bwrapPlan(spec: SandboxSpec): SandboxPlan {
       args.push('--ro-bind-data', String(fd), file.path);
     }
   }
-  args.push('--tmpfs', '/tmp', '--proc', '/proc', '--dev', '/dev');
+  // Sized: an unsized tmpfs may grow to half the host's RAM.
+  const tmpBytes = (spec.tmpMb ?? DEFAULT_SANDBOX_LIMITS.tmpMb) * 1024 * 1024;
+  args.push('--size', String(tmpBytes), '--tmpfs', '/tmp', '--proc', '/proc', '--dev', '/dev');
   for (const bind of extras.binds ?? []) args.push(bind.writable ? '--bind' : '--ro-bind', bind.source, bind.dest);
   // Last, so that a workspace below /tmp (or below an extra mount) is not hidden by it.
   args.push('--bind', workspace, workspace, '--chdir', workspace);

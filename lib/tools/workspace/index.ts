@@ -29,7 +29,7 @@ export function makeWorkerTools(config: Partial<ToolsConfig> = {}): readonly Too
   if (!access.shell) return reading;
   // `network = "guarded"`: this process's egress proxy, bound into each sandbox (none running: no network at all).
   const sandboxExtras = config.network === 'guarded' ? workerEgressExtras() : undefined;
-  const shell = makeShellTool({ defaultTimeoutSeconds: config.shellTimeoutSeconds, maxOutputBytes: config.maxOutputBytes, sandbox: config.sandbox, sandboxExtras });
+  const shell = makeShellTool({ defaultTimeoutSeconds: config.shellTimeoutSeconds, maxOutputBytes: config.maxOutputBytes, sandbox: config.sandbox, sandboxExtras, sandboxLimits: config.limits });
   // Each tool's `run` is typed by its own schema; the list holds them as plain Tools, checked at call time.
   return [shell as Tool, files.fileRead as Tool, files.fileWrite as Tool, files.fileEdit as Tool, files.fileList as Tool];
 }

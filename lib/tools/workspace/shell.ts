@@ -4,6 +4,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { z } from 'zod';
 import type { SandboxMode } from '../../sandbox/config.js';
 import { bwrapPlan, type SandboxExtras, type SandboxPlan } from '../../sandbox/policy.js';
+import { DEFAULT_SANDBOX_LIMITS, prlimitArgs, type SandboxLimits } from '../../sandbox/limits.js';
+import { createPidsCgroup, type PidsCgroup } from '../../sandbox/pids-cgroup.js';
 import { probeSandbox } from '../../sandbox/probe.js';
 import { defineTool } from '../tool.js';
 import { ensureWorkspace } from './confine.js';
@@ -50,6 +52,8 @@ export interface ShellRunOptions {
   sandbox?: SandboxMode;
   /** With bwrap: what a later policy adds (the egress guard); the network namespace stays private regardless. */
   sandboxExtras?: SandboxExtras;
+  /** With bwrap: tmpfs size, rlimits and process count of the sandbox; default DEFAULT_SANDBOX_LIMITS. */
+  sandboxLimits?: SandboxLimits;
   heartbeat?: (details?: unknown) => void;
   heartbeatIntervalMs?: number;
   maxOutputBytes?: number;
@@ -73,7 +77,7 @@ export async function runShellCommand(options: ShellRunOptions): Promise<ShellRe
   if (options.signal?.aborted) {
     return { output: '', totalOutputBytes: 0, exitCode: null, signal: null, durationMs: 0, outcome: 'cancelled' };
   }
-  const [file, args, dataFiles] = commandLine(options, workspace);
+  const { file, args, dataFiles, cgroup } = commandLine(options, workspace);
   const env: NodeJS.ProcessEnv = {
     // Nothing else from the worker's environment: it holds provider keys and database URLs (and bwrap's
     // own process inside the sandbox keeps the environment it was started with, readable in /proc/1/environ).
@@ -86,7 +90,13 @@ export async function runShellCommand(options: ShellRunOptions): Promise<ShellRe
   const output = new CappedOutput(Math.max(1024, (options.maxOutputBytes ?? MAX_TOOL_OUTPUT_BYTES) - STATUS_RESERVE_BYTES));
 
   return new Promise<ShellResult>((resolve, reject) => {
-    const child = spawn(file, args, { cwd: workspace, env, detached: true, stdio: ['ignore', 'pipe', 'pipe', ...dataFiles.map(() => 'pipe' as const)] });
+    let child;
+    try {
+      child = spawn(file, args, { cwd: workspace, env, detached: true, stdio: ['ignore', 'pipe', 'pipe', ...dataFiles.map(() => 'pipe' as const)] });
+    } catch (err) {
+      cgroup?.remove();
+      throw err;
+    }
     const pgid = child.pid;
     // bwrap reads each --ro-bind-data file from its descriptor until EOF before it runs the command.
     for (const data of dataFiles) {
@@ -143,6 +153,7 @@ export async function runShellCommand(options: ShellRunOptions): Promise<ShellRe
       stopTimers();
       clearTimeout(escalationTimer);
       signal('SIGKILL');
+      cgroup?.remove();
       reject(new Error(`could not start the shell (${file}): ${err.message}`));
     });
     // The leader is gone; background jobs it left would hold the output pipes open (and outlive the
@@ -150,7 +161,8 @@ export async function runShellCommand(options: ShellRunOptions): Promise<ShellRe
     child.on('exit', () => terminate());
     child.on('close', (code, sig) => {
       stopTimers();
-      const finish = () =>
+      const finish = () => {
+        cgroup?.remove();
         resolve({
           output: output.text(),
           totalOutputBytes: output.totalBytes,
@@ -159,6 +171,7 @@ export async function runShellCommand(options: ShellRunOptions): Promise<ShellRe
           durationMs: Math.round(performance.now() - started),
           outcome,
         });
+      };
       // groupHasLiveMembers handles its own I/O errors; the catch only guards against the unforeseen.
       void groupSettled()
         .catch(() => undefined)
@@ -167,22 +180,41 @@ export async function runShellCommand(options: ShellRunOptions): Promise<ShellRe
   });
 }
 
-function commandLine(options: ShellRunOptions, workspace: string): [string, string[], SandboxPlan['dataFiles']] {
-  if ((options.sandbox ?? 'bwrap') === 'none') return ['bash', ['-c', options.command], []];
-  const probe = probeSandbox();
-  if (!probe.available) throw new SandboxUnavailableError(probe.reason, probe.howToEnable);
-  const plan = bwrapPlan({ workspace, command: options.command, extras: options.sandboxExtras });
-  const keep = plan.dataFiles.map((f) => f.fd).join(' ');
-  return ['/bin/bash', ['-c', CLOSE_INHERITED_FDS, 'spacebot-sandbox', keep, probe.bwrap, ...plan.args], plan.dataFiles];
+interface CommandLine {
+  file: string;
+  args: string[];
+  dataFiles: SandboxPlan['dataFiles'];
+  /** The sandbox's own pids cgroup, removed once the command has ended. */
+  cgroup?: PidsCgroup;
 }
 
+function commandLine(options: ShellRunOptions, workspace: string): CommandLine {
+  if ((options.sandbox ?? 'bwrap') === 'none') return { file: 'bash', args: ['-c', options.command], dataFiles: [] };
+  const probe = probeSandbox();
+  if (!probe.available) throw new SandboxUnavailableError(probe.reason, probe.howToEnable);
+  const limits = options.sandboxLimits ?? DEFAULT_SANDBOX_LIMITS;
+  const plan = bwrapPlan({ workspace, command: options.command, extras: options.sandboxExtras, tmpMb: limits.tmpMb });
+  const keep = plan.dataFiles.map((f) => f.fd).join(' ');
+  // The process count plus the launcher, bwrap and (with guarded network) the forwarder.
+  const cgroup = createPidsCgroup(limits.maxProcesses + 3);
+  const args = ['-c', SANDBOX_LAUNCHER, 'spacebot-sandbox', keep, cgroup?.procsFile ?? '', PRLIMIT, ...prlimitArgs(limits), '--', probe.bwrap, ...plan.args];
+  return { file: '/bin/bash', args, dataFiles: plan.dataFiles, cgroup };
+}
+
+/** util-linux prlimit (Debian: /usr/bin, the image installs util-linux): applies the rlimits, then execs bwrap. */
+const PRLIMIT = '/usr/bin/prlimit';
+
 /**
- * Run on the host just before bwrap replaces it: closes every descriptor above 2 except bwrap's data
- * files ($1). Node marks its own descriptors close-on-exec, but ones it inherited (a supervisor's pipe,
- * an IPC channel) would otherwise be handed into the sandbox.
+ * Run on the host just before prlimit and bwrap replace it: joins the sandbox's pids cgroup ($2, when
+ * there is one; failing to join stops here, so that a command is never run less bounded than
+ * planned), then closes every descriptor above 2 except bwrap's data files ($1). Node marks its own
+ * descriptors close-on-exec, but ones it inherited (a supervisor's pipe, an IPC channel) would
+ * otherwise be handed into the sandbox.
  */
-const CLOSE_INHERITED_FDS =
-  'keep=" $1 "; shift; for f in /proc/self/fd/*; do n=${f##*/}; case "$keep" in *" $n "*) continue;; esac; ' +
+const SANDBOX_LAUNCHER =
+  'keep=" $1 "; cg=$2; shift 2; ' +
+  'if [ -n "$cg" ]; then echo $$ > "$cg" || { echo "spacebot: could not join the sandbox pids cgroup" >&2; exit 126; }; fi; ' +
+  'for f in /proc/self/fd/*; do n=${f##*/}; case "$keep" in *" $n "*) continue;; esac; ' +
   '[ "$n" -gt 2 ] && eval "exec $n>&-"; done; exec "$@"';
 
 /** What the model sees: the output, then one line with how the command ended and how long it took. */
@@ -224,6 +256,8 @@ export interface ShellToolOptions {
   sandbox?: SandboxMode;
   /** Added to the bwrap sandbox (the egress guard of `network = "guarded"`). */
   sandboxExtras?: SandboxExtras;
+  /** `[tools] sandbox_tmp_mb`, `sandbox_max_processes`, `sandbox_memory_mb`, `sandbox_max_file_mb`. */
+  sandboxLimits?: SandboxLimits;
   heartbeatIntervalMs?: number;
 }
 
@@ -245,6 +279,7 @@ export function makeShellTool(options: ShellToolOptions = {}) {
         signal: context.signal,
         sandbox: context.sandbox ?? options.sandbox ?? 'bwrap',
         sandboxExtras: options.sandboxExtras,
+        sandboxLimits: options.sandboxLimits,
         heartbeat: context.heartbeat,
         heartbeatIntervalMs: options.heartbeatIntervalMs,
         maxOutputBytes: options.maxOutputBytes,
