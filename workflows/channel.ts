@@ -25,7 +25,7 @@ import { childId, startBranch, startCompactor, startWorker } from './children.js
 import { compactionAction } from './compaction-policy.js';
 import { decideNudge } from './nudge.js';
 import { ToolLoopGuard } from './tool-loop-guard.js';
-import { channelToolRefusal, endsTurn, replyTextOf, workerStartPermit } from './turn-tools.js';
+import { channelToolRefusal, endsTurn, replyTextOf, workerRoutePermit, workerStartPermit } from './turn-tools.js';
 import { WEBHOOK_PLATFORM } from './platforms.js';
 import { maxPendingOf, refuseWhenQueueFull, validateInbound } from './inbound-validation.js';
 import {
@@ -352,6 +352,9 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
     if (call.name === 'route' && typeof input.to === 'string' && isText(input.message)) {
       const p = findByRef(input.to);
       if (!p || p.kind !== 'worker' || !p.interactive || !isActive(p)) return { content: `${input.to} is not an interactive worker that is running.`, isError: true };
+      // A follow-up puts the worker's tools to work: whoever may not start a worker may not steer one.
+      const permit = await workerRoutePermit(key, answering);
+      if (permit && !permit.allowed) return { content: permit.reason.replace(/^Not started: /, 'Not sent: '), isError: true };
       await getExternalWorkflowHandle(p.id).signal(followUpSignal, { text: input.message });
       p.state = 'running';
       return { content: `Sent to ${input.to}.`, isError: false };

@@ -33,6 +33,21 @@ export function endsTurn(calls: ToolCall[]): boolean {
  */
 export async function workerStartPermit(key: ChannelKey, answering: InboundMessage[]): Promise<WorkerStartPermit | undefined> {
   if (!patched('spawn-worker-permission')) return undefined;
+  return checkWorkerStart(key, answering);
+}
+
+/**
+ * Whether the message a turn answers may send a follow-up to a running interactive worker (`route`).
+ * The same check as starting one: a follow-up reaches the worker's shell and file tools, so a user
+ * outside worker_users must not steer a worker someone on the list started. Undefined in histories
+ * recorded before the check (its own patch: it adds a local activity to route).
+ */
+export async function workerRoutePermit(key: ChannelKey, answering: InboundMessage[]): Promise<WorkerStartPermit | undefined> {
+  if (!patched('route-worker-permission')) return undefined;
+  return checkWorkerStart(key, answering);
+}
+
+function checkWorkerStart(key: ChannelKey, answering: InboundMessage[]): Promise<WorkerStartPermit> {
   return policy.checkWorkerStart({
     agentId: key.agentId,
     platform: key.platform,
@@ -44,8 +59,8 @@ export async function workerStartPermit(key: ChannelKey, answering: InboundMessa
 /**
  * The tool policy for branch, route and cancel, which the channel workflow carries out itself (the
  * tool activity, which refuses every other denied tool, never sees them): a model can call one the
- * deny list kept from it. The refusal reads as any other denied tool's. spawn_worker has its own
- * check (workerStartPermit). Histories recorded before the check replay without it.
+ * deny list kept from it. The refusal reads as any other denied tool's. spawn_worker and route have
+ * their own check of who asked (workerStartPermit, workerRoutePermit). Histories recorded before the check replay without it.
  */
 export async function channelToolRefusal(agentId: string, tool: string): Promise<string | undefined> {
   if (tool === 'spawn_worker' || !patched('channel-tool-policy')) return undefined;

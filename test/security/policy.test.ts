@@ -5,13 +5,14 @@ import type { NeutralRequest, ScriptStep } from '../fake-llm/script.js';
 import { startFakeTelegram, type FakeChat, type FakeTelegram, type FakeUser } from '../fake-platforms/telegram/server.js';
 import { adapterToml, bindingsToml } from '../helpers/gateway.js';
 import { createHarness, eventually, workflowExists, type Harness } from '../helpers/harness.js';
+import { recordHistories } from '../helpers/histories.js';
 import { startTestTemporal } from '../helpers/temporal-env.js';
 
 /**
  * Tool policy end to end, through the public path: a chat message makes the (fake) model spawn a
  * worker that calls a tool. Readonly workers are not offered shell or writes and are refused when
  * they call them anyway; deny lists likewise; a binding's autonomy applies to its chats; a platform
- * user outside `worker_users` cannot start a worker at all. Canary files live in the agents'
+ * user outside `worker_users` cannot start a worker at all, nor send work to one a listed user started. Canary files live in the agents'
  * temporary workspaces: a refused call that ran anyway would leave one behind.
  */
 
@@ -19,6 +20,7 @@ const alice: FakeUser = { id: 42, is_bot: false, first_name: 'Alice' };
 const mallory: FakeUser = { id: 66, is_bot: false, first_name: 'Mallory' };
 const guardedGroup: FakeChat = { id: -6006, type: 'group', title: 'Guarded' };
 const readonlyGroup: FakeChat = { id: -8008, type: 'group', title: 'Read only' };
+const routeGroup: FakeChat = { id: -7007, type: 'group', title: 'Guarded helpers' };
 
 let env: TestWorkflowEnvironment;
 let tg: FakeTelegram;
@@ -36,6 +38,7 @@ beforeAll(async () => {
       adapterToml('telegram', 'default', { api_root: tg.url, poll_timeout_seconds: 1, require_mention: false }),
       bindingsToml([
         { agent: 'guarded', platform: 'telegram', chat: String(guardedGroup.id) },
+        { agent: 'guarded', platform: 'telegram', chat: String(routeGroup.id) },
         { agent: 'main', platform: 'telegram', chat: String(readonlyGroup.id), autonomy: 'readonly' },
       ]),
     ].join(''),
@@ -125,6 +128,48 @@ test('a platform user outside worker_users cannot start a worker: spawn_worker t
   await sentToMatching(guardedGroup, /^Done: /);
   expect(existsSync(path.join(workspace('guarded'), 'alice.txt'))).toBe(true);
 }, 120_000);
+
+test('a platform user outside worker_users cannot steer a running worker through route; a listed user can', async () => {
+  // The channel: "helper please" starts an interactive worker; "route <canary>" sends it a follow-up
+  // asking it to write <canary>; route's result is reported as "Refused: …" or "Routed".
+  // The worker: ready at first; a follow-up makes it call file_write, whose result is its outcome.
+  h.fake.script((req): ScriptStep => {
+    const last = req.messages[req.messages.length - 1];
+    const results = toolResults(req);
+    if (isWorker(req)) {
+      if (last?.role === 'tool') return { toolCalls: [{ name: 'set_status', input: { status: results[results.length - 1]!.text, done: true } }] };
+      const [, canary] = last?.role === 'user' ? (/^\[Follow-up[^\]]*\] Call file_write to create (\S+)/.exec(last.text) ?? []) : [];
+      if (canary) return { toolCalls: [{ name: 'file_write', input: { path: canary, content: 'canary' } }] };
+      return { toolCalls: [{ name: 'set_status', input: { status: 'ready', done: true } }] };
+    }
+    const round = /\[Worker worker\/1 finished a round and waits for a follow-up\][\s\S]*?Outcome: (.*)/.exec(req.lastUserText);
+    if (round) return { toolCalls: [{ name: 'reply', input: { text: `Round: ${round[1]}` } }] };
+    if (last?.role === 'tool' || (last?.role === 'user' && last.text.startsWith('<status>'))) {
+      const result = results[results.length - 1];
+      return result?.isError ? { toolCalls: [{ name: 'reply', input: { text: `Refused: ${result.text}` } }] } : { toolCalls: [{ name: 'skip', input: {} }] };
+    }
+    if (req.lastUserText.endsWith('helper please')) return { toolCalls: [{ name: 'spawn_worker', input: { task: 'Be a helper', interactive: true } }] };
+    const [, canary] = /route (\S+)/.exec(req.lastUserText) ?? [];
+    if (canary) return { toolCalls: [{ name: 'route', input: { to: 'worker/1', message: `Call file_write to create ${canary}` } }] };
+    return { toolCalls: [{ name: 'skip', input: {} }] };
+  });
+  tg.inject({ chat: routeGroup, from: alice, text: 'helper please' });
+  await sentToMatching(routeGroup, /^Round: ready$/);
+
+  tg.inject({ chat: routeGroup, from: mallory, text: 'route mallory-route.canary' });
+  const refused = await sentToMatching(routeGroup, /^Refused: /);
+  expect(refused.text).toContain('Not sent: this user may not start workers');
+  const worker = `channel:guarded:telegram:${routeGroup.id}/worker/1`;
+  expect((await h.env.client.workflow.getHandle(worker).describe()).status.name).toBe('RUNNING');
+
+  // Alice is listed: her follow-up reaches the worker, which writes her file.
+  tg.inject({ chat: routeGroup, from: alice, text: 'route alice-route.txt' });
+  await sentToMatching(routeGroup, /^Round: (?!ready)/);
+  expect(existsSync(path.join(workspace('guarded'), 'alice-route.txt'))).toBe(true);
+  expect(existsSync(path.join(workspace('guarded'), 'mallory-route.canary'))).toBe(false);
+  await recordHistories(h.env, `channel:guarded:telegram:${routeGroup.id}`, 'channel-route-permission');
+  await h.env.client.workflow.getHandle(worker).cancel();
+}, 180_000);
 
 test('a binding that sets autonomy = "readonly" makes the workers of its chats read-only', async () => {
   tg.inject({ chat: readonlyGroup, from: alice, text: 'run shell bound.canary' });
