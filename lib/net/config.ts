@@ -3,12 +3,15 @@ import { parseAllowEntry, parseAllowList, type AllowList } from './allow-list.js
 import type { GuardPolicy } from './url-guard.js';
 
 /**
- * `[network]`: the operator's exceptions to the outbound address policy, shared by everything the
- * server fetches on someone else's behalf (heartbeat webhooks) and by the workers' egress proxy
- * (`[tools] network = "guarded"`). See docs/security.md, "Outbound URLs and worker network".
+ * `[network]`: the operator's exceptions to the outbound address policy, in two lists. `allow` serves
+ * what the server itself fetches on someone else's behalf (heartbeat webhooks); `egress_allow` serves
+ * the workers' egress proxy (`[tools] network = "guarded"`), where a chat user steers the commands.
+ * Separate because an address trusted as a webhook receiver is not thereby one every sandboxed command
+ * may reach. See docs/security.md, "Outbound URLs and worker network".
  *
  *   [network]
- *   allow = ["hooks.internal", "10.1.2.0/24", "127.0.0.1:8080"]
+ *   allow = ["hooks.internal", "127.0.0.1:8080"]
+ *   egress_allow = ["pypi.internal:443"]
  */
 
 const allowEntry = z.string().superRefine((value, ctx) => {
@@ -23,27 +26,41 @@ export const networkSchema = z
   .object({
     /** Hostnames, IP addresses or CIDR blocks (each optionally with ":port") that may be reached although private. */
     allow: z.array(allowEntry).max(1000).optional(),
+    /** The same, for the workers' sandboxed commands only (the egress proxy); `allow` does not apply there. */
+    egress_allow: z.array(allowEntry).max(1000).optional(),
   })
   .strict();
 
 export interface NetworkConfig {
   /** As written; parsed once by guardPolicy(). Empty by default: nothing private is reachable. */
   allow: string[];
+  /** The workers' egress proxy's list, parsed once by egressPolicy(). Empty by default. */
+  egressAllow: string[];
 }
 
 export function resolveNetwork(cfg: z.infer<typeof networkSchema> | undefined): NetworkConfig {
-  return { allow: [...(cfg?.allow ?? [])] };
+  return { allow: [...(cfg?.allow ?? [])], egressAllow: [...(cfg?.egress_allow ?? [])] };
 }
 
 const parsed = new WeakMap<NetworkConfig, AllowList>();
+const parsedEgress = new WeakMap<NetworkConfig, AllowList>();
 
-/** The guard policy of a configuration (the allow list parsed once per config object). */
+/** The guard policy of the server's own outbound fetches (webhooks): `[network] allow`, parsed once per config object. */
 export function guardPolicy(network: NetworkConfig | undefined): GuardPolicy {
-  if (!network) return { allow: parseAllowList([]) };
-  let allow = parsed.get(network);
+  return { allow: parsedOnce(parsed, network, (n) => n.allow) };
+}
+
+/** The guard policy of the workers' egress proxy: `[network] egress_allow` only, never `allow`. */
+export function egressPolicy(network: NetworkConfig | undefined): GuardPolicy {
+  return { allow: parsedOnce(parsedEgress, network, (n) => n.egressAllow) };
+}
+
+function parsedOnce(cache: WeakMap<NetworkConfig, AllowList>, network: NetworkConfig | undefined, entries: (n: NetworkConfig) => string[]): AllowList {
+  if (!network) return parseAllowList([]);
+  let allow = cache.get(network);
   if (!allow) {
-    allow = parseAllowList(network.allow);
-    parsed.set(network, allow);
+    allow = parseAllowList(entries(network));
+    cache.set(network, allow);
   }
-  return { allow };
+  return allow;
 }

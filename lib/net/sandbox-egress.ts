@@ -1,7 +1,7 @@
 import type { SpacebotConfig } from '../config/types.js';
 import type { Logger } from '../logger.js';
 import type { SandboxExtras } from '../sandbox/policy.js';
-import { guardPolicy } from './config.js';
+import { egressPolicy } from './config.js';
 import { EgressProxy } from './egress-proxy.js';
 
 /**
@@ -55,7 +55,8 @@ export async function startWorkerEgress(config: Pick<SpacebotConfig, 'tools' | '
     logger.warn('[tools] network = "guarded" has no effect with sandbox = "none": commands run on the host, with its network');
     return undefined;
   }
-  const proxy = await EgressProxy.start({ policy: guardPolicy(config.network), logger });
+  // Its own list: the webhooks' `[network] allow` does not open anything to sandboxed commands.
+  const proxy = await EgressProxy.start({ policy: egressPolicy(config.network), logger });
   setWorkerEgressProxy(proxy);
   return async () => {
     if (running === proxy) setWorkerEgressProxy(undefined);

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../../lib/config/load.js';
-import { guardPolicy } from '../../lib/net/config.js';
+import { egressPolicy, guardPolicy } from '../../lib/net/config.js';
 import { allowsAddress, allowsHost } from '../../lib/net/allow-list.js';
 
 function configWith(toml: string) {
@@ -33,4 +33,13 @@ test('a bad entry stops start-up with one line naming the key', () => {
   expect(load).toThrow(ConfigError);
   expect(load).toThrow(/"network\.allow\.1": "10\.0\.0\.0\/33": a CIDR prefix must be 0-32/);
   expect(configWith('[network]\nallowed = []\n')).toThrow(/unknown key "network\.allowed"/);
+});
+
+test('[network] allow and egress_allow are separate lists: webhooks get one, the workers\' egress proxy the other', () => {
+  const config = configWith('[network]\nallow = ["10.1.2.3:8080"]\negress_allow = ["pypi.internal:443"]\n')();
+  expect(allowsAddress(guardPolicy(config.network).allow, '10.1.2.3', 8080)).toBe(true);
+  expect(allowsAddress(egressPolicy(config.network).allow, '10.1.2.3', 8080)).toBe(false);
+  expect(allowsHost(egressPolicy(config.network).allow, 'pypi.internal', 443)).toBe(true);
+  expect(allowsHost(guardPolicy(config.network).allow, 'pypi.internal', 443)).toBe(false);
+  expect(configWith('[network]\negress_allow = ["10.0.0.0/33"]\n')).toThrow(/"network\.egress_allow\.0": "10\.0\.0\.0\/33": a CIDR prefix must be 0-32/);
 });

@@ -12,8 +12,9 @@ import { makeWorkerTools } from '../../lib/tools/workspace/index.js';
 /**
  * Issue 13, "network": with `[tools] network = "guarded"` a sandboxed shell reaches out only through
  * the egress proxy. Real traffic only to 127.0.0.1: "site" plays the internet (allowed with its port
- * in `[network] allow`), "internal" a service on another loopback port, as the database or Temporal
- * would be. Other forbidden ranges are covered by test/net/ (no packet is sent to them).
+ * in `[network] egress_allow`), "internal" a service on another loopback port, as the database or
+ * Temporal would be, and "receiver" a webhook receiver the operator allowed for webhooks only
+ * (`[network] allow`), which sandboxed commands must not reach. Other forbidden ranges are covered by test/net/ (no packet is sent to them).
  */
 
 interface Listening {
@@ -33,6 +34,7 @@ function listen(text: string): Promise<Listening> {
 
 let site: Listening;
 let internal: Listening;
+let receiver: Listening;
 let stopEgress: (() => Promise<void>) | undefined;
 let workspace: string;
 let tools: ToolsConfig;
@@ -40,10 +42,11 @@ let tools: ToolsConfig;
 beforeAll(async () => {
   site = await listen('hello from the internet');
   internal = await listen('internal secret');
+  receiver = await listen('webhook receiver');
   workspace = mkdtempSync(path.join(os.tmpdir(), 'spacebot-egress-ws-'));
   // The operator's configuration, as the worker's start-up reads it.
   const file = path.join(workspace, 'spacebot.toml');
-  writeFileSync(file, `[tools]\nsandbox = "bwrap"\nnetwork = "guarded"\n\n[network]\nallow = ["127.0.0.1:${site.port}"]\n`);
+  writeFileSync(file, `[tools]\nsandbox = "bwrap"\nnetwork = "guarded"\n\n[network]\nallow = ["127.0.0.1:${receiver.port}"]\negress_allow = ["127.0.0.1:${site.port}"]\n`);
   const config = loadConfig({ file, cwd: workspace, env: {} });
   tools = config.tools;
   // As the worker's (or the tools service's) start-up does, before it builds the tools.
@@ -53,11 +56,13 @@ afterAll(async () => {
   await stopEgress?.();
   site?.server.close();
   internal?.server.close();
+  receiver?.server.close();
   if (workspace) rmSync(workspace, { recursive: true, force: true });
 });
 beforeEach(() => {
   site.hits.length = 0;
   internal.hits.length = 0;
+  receiver.hits.length = 0;
 });
 
 /** Runs a command through the workers' shell tool, built from the `[tools]` settings as the tools Worker builds it. */
@@ -91,6 +96,14 @@ test('another loopback port is refused by the proxy, by address and by a name re
   expect(out).toMatch(/^403$/m);
   expect(out).not.toContain('internal secret');
   expect(internal.hits).toEqual([]);
+});
+
+test("a destination in [network] allow (the webhooks' list) is refused to sandboxed commands", async () => {
+  const out = await sandboxed(`curl -sS -m 10 http://127.0.0.1:${receiver.port}/hook; echo; curl -sS -m 10 --proxytunnel http://127.0.0.1:${receiver.port}/tunnel 2>&1`);
+  expect(out).toContain('refused: loopback address 127.0.0.1');
+  expect(out).toMatch(/CONNECT tunnel failed, response 403/);
+  expect(out).not.toContain('webhook receiver');
+  expect(receiver.hits).toEqual([]);
 });
 
 test('without the proxy nothing inside the sandbox can connect, not even to the allowed destination', async () => {
