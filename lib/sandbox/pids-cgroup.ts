@@ -32,7 +32,7 @@ export function createPidsCgroup(maxProcesses: number): PidsCgroup | undefined {
     removeQuietly(dir);
     return undefined;
   }
-  return { procsFile: path.join(dir, 'cgroup.procs'), remove: () => removeQuietly(dir) };
+  return { procsFile: path.join(dir, 'cgroup.procs'), remove: () => removeWhenEmpty(dir) };
 }
 
 /** This process's own cgroup in a hierarchy that has the pids controller, or undefined. */
@@ -50,10 +50,21 @@ function ownPidsCgroupDir(): string | undefined {
   return undefined;
 }
 
-function removeQuietly(dir: string): void {
+/** Retries for a few seconds: the sandbox's last processes may still be exiting when the command has ended. */
+const REMOVE_RETRY_MS = 100;
+const REMOVE_ATTEMPTS = 50;
+
+function removeWhenEmpty(dir: string, attempt = 0): void {
+  if (removeQuietly(dir) || attempt >= REMOVE_ATTEMPTS) return;
+  setTimeout(() => removeWhenEmpty(dir, attempt + 1), REMOVE_RETRY_MS).unref();
+}
+
+function removeQuietly(dir: string): boolean {
   try {
     rmdirSync(dir);
-  } catch {
-    // Still busy (a process not yet reaped) or already gone.
+    return true;
+  } catch (err) {
+    // Still busy (a process not yet reaped): try again; already gone: done.
+    return (err as NodeJS.ErrnoException).code === 'ENOENT';
   }
 }
