@@ -13,7 +13,7 @@ import { resolveApiToken } from './api-token.js';
 import { leakGuardOf } from '../security/leak-guard.js';
 import { setLogLeakGuard } from '../logger.js';
 import { openDatabase } from './database-runtime.js';
-import { announceSandbox } from '../sandbox/startup.js';
+import { announceSandbox, refuseUnsandboxedRoot } from '../sandbox/startup.js';
 import { startWorkerEgress } from '../net/sandbox-egress.js';
 import { loadMasterKeys } from '../secrets/master-key.js';
 import { openSecrets } from '../secrets/start.js';
@@ -58,13 +58,9 @@ export async function startSpacebot(config: SpacebotConfig, logger: Logger, role
   try {
     // Checked before anything starts: a blank or short token stops start-up with one line (ApiTokenError).
     const apiToken = roles.api ? resolveApiToken(config.server.apiToken, config.dataDir) : undefined;
-    // Workers' shell and file tools: the sandbox probed once; its absence, or `none`, said in one line
-    // (and `none` as root refused) before anything starts (docs/security.md#sandbox).
+    // `none` as root is refused before anything starts, so the refusal is the only line printed.
     const toolsHere = roles.tools ?? config.tools.service !== 'external';
-    if (roles.worker && toolsHere) announceSandbox(config.tools, logger);
-    // `[tools] network = "guarded"`: the egress proxy the sandboxes reach out through, up before the tools Worker.
-    const stopEgress = roles.worker && toolsHere ? await startWorkerEgress(config, logger) : undefined;
-    if (stopEgress) stops.push(stopEgress);
+    if (roles.worker && toolsHere) refuseUnsandboxedRoot(config.tools);
     // One leak guard for the process: tool output, replies, drafts, timelines and every log line
     // (lib/security/leak-guard.ts).
     const leakGuard = leakGuardOf({ config });
@@ -75,6 +71,12 @@ export async function startSpacebot(config: SpacebotConfig, logger: Logger, role
     // stored value (docs/security.md#secrets-store).
     const keys = loadMasterKeys(config.dataDir);
     const secrets = await openSecrets(config, database.db, keys, logger);
+    // Workers' shell and file tools: the sandbox probed once; its absence, or `none`, said in one line
+    // once the database is up, so a start that fails before then says only why (docs/security.md#sandbox).
+    if (roles.worker && toolsHere) announceSandbox(config.tools, logger);
+    // `[tools] network = "guarded"`: the egress proxy the sandboxes reach out through, up before the tools Worker.
+    const stopEgress = roles.worker && toolsHere ? await startWorkerEgress(config, logger) : undefined;
+    if (stopEgress) stops.push(stopEgress);
     // Every client and Worker of the process: payloads encrypted with `[temporal] encrypt_history`.
     const dataConverter = spacebotDataConverter(keys, config.temporal.encryptHistory);
     // Streamed answers: published by this process's worker, served by its API (or another process's, via Postgres).

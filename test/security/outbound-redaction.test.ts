@@ -4,6 +4,8 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities/index.js';
+import type { DeliverReplyInput } from '../../activities/contract.js';
+import type { ReplyRecord } from '../../workflows/channel-contract.js';
 import { OutboundAdapters, type OutboundAdapter, type OutboundMessage } from '../../adapters/outbound.js';
 import { loadConfig } from '../../lib/config/load.js';
 import { ProviderRegistry } from '../../lib/llm/registry.js';
@@ -57,7 +59,7 @@ afterAll(() => database?.close());
 
 test('a reply holding secrets is posted and stored redacted, and the event is logged without them', async () => {
   const text = `Here you go: ${GITHUB_TOKEN} and ${STRIPE_KEY}.`;
-  const reply = await new MockActivityEnvironment().run(activities.deliverReply, {
+  const input: DeliverReplyInput = {
     channelId: 'channel:main:recording:c1',
     agentId: 'main',
     platform: 'recording',
@@ -67,7 +69,8 @@ test('a reply holding secrets is posted and stored redacted, and the event is lo
     key: 'text',
     text,
     kind: 'reply',
-  });
+  };
+  const reply = (await new MockActivityEnvironment().run(activities.deliverReply, input)) as ReplyRecord;
   const expected = 'Here you go: [redacted: github token] and [redacted: stripe key].';
   expect(platform.posts.map((p) => p.text)).toEqual([expected]);
   expect(reply.text).toBe(expected);

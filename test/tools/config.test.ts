@@ -15,15 +15,28 @@ function load(toml: string) {
 }
 
 describe('[tools] config', () => {
-  it('defaults to the bwrap sandbox without network, a 60 s shell timeout and a 50 KB output cap', () => {
-    expect(load('').tools).toEqual({ sandbox: 'bwrap', allowUnsandboxedRoot: false, network: 'none', shellTimeoutSeconds: 60, maxOutputBytes: 51_200 });
+  it('defaults to the bwrap sandbox without network, with its resource limits, tools run here, a 60 s shell timeout and a 50 KB output cap', () => {
+    expect(load('').tools).toEqual({
+      sandbox: 'bwrap',
+      allowUnsandboxedRoot: false,
+      network: 'none',
+      limits: { tmpMb: 256, maxProcesses: 256, memoryMb: 1024, maxFileMb: 512 },
+      service: 'local',
+      shellTimeoutSeconds: 60,
+      maxOutputBytes: 51_200,
+    });
   });
 
   it('reads the section', () => {
-    expect(load('[tools]\nsandbox = "none"\nallow_unsandboxed_root = true\nnetwork = "guarded"\nshell_timeout_seconds = 300\nmax_output_bytes = 20000\n').tools).toEqual({
+    const toml =
+      '[tools]\nsandbox = "none"\nallow_unsandboxed_root = true\nnetwork = "guarded"\nshell_timeout_seconds = 300\nmax_output_bytes = 20000\n' +
+      'service = "external"\nsandbox_tmp_mb = 64\nsandbox_max_processes = 32\nsandbox_memory_mb = 2048\nsandbox_max_file_mb = 100\n';
+    expect(load(toml).tools).toEqual({
       sandbox: 'none',
       allowUnsandboxedRoot: true,
       network: 'guarded',
+      limits: { tmpMb: 64, maxProcesses: 32, memoryMb: 2048, maxFileMb: 100 },
+      service: 'external',
       shellTimeoutSeconds: 300,
       maxOutputBytes: 20_000,
     });
