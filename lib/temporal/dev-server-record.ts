@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { ConfigError } from '../config/load.js';
 import type { Logger } from '../logger.js';
-import { procAvailable, processArgs, processStartTime } from './proc-info.js';
+import { procAvailable, processArgs, processStartTime, threadsRemain } from './proc-info.js';
 
 /**
  * `<dataDir>/temporal-dev-server.json`: which dev server this data directory's Spacebot started, so
@@ -108,9 +108,10 @@ function isDevServerFor(args: string[] | undefined, dbFile: string): boolean {
   return startDev >= 0 && db >= 0 && args[db + 1] === dbFile;
 }
 
+/** Until every thread has exited: the main thread turns zombie first, while the others still hold its ports. */
 async function waitUntilGone(record: DevServerRecord): Promise<void> {
   const deadline = Date.now() + REAP_WAIT_MS;
-  while (processStartTime(record.pid) === record.startTime) {
+  while (processStartTime(record.pid) === record.startTime || threadsRemain(record.pid, record.startTime)) {
     if (Date.now() > deadline) throw new Error(`the stale Temporal dev server (pid ${record.pid}) did not exit after SIGKILL`);
     await sleep(REAP_POLL_MS);
   }
