@@ -74,13 +74,14 @@ async function readRecord(dataDir: string): Promise<DevServerRecord | undefined 
  * process is still, by start time and command line, that very server. Throws when the owner is
  * still running (two Spacebots on one data directory would share one SQLite file). Kills nothing it
  * cannot verify: without /proc, or when the pid now belongs to another process, it only drops the record.
+ * True when it killed one.
  */
-export async function reapStaleDevServer(dataDir: string, dbFile: string, log: Logger): Promise<void> {
+export async function reapStaleDevServer(dataDir: string, dbFile: string, log: Logger): Promise<boolean> {
   const record = await readRecord(dataDir);
-  if (record === undefined) return;
+  if (record === undefined) return false;
   if (record === 'unreadable' || !procAvailable()) {
     await rm(recordPath(dataDir), { force: true });
-    return;
+    return false;
   }
   const serverAlive = processStartTime(record.pid) === record.startTime;
   if (serverAlive && processStartTime(record.ownerPid) === record.ownerStartTime) {
@@ -96,8 +97,11 @@ export async function reapStaleDevServer(dataDir: string, dbFile: string, log: L
       if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
     }
     await waitUntilGone(record);
+    await rm(recordPath(dataDir), { force: true });
+    return true;
   }
   await rm(recordPath(dataDir), { force: true });
+  return false;
 }
 
 /** True for `temporal server start-dev … --db-filename <dbFile> …`, as serverArgs in dev-server.ts builds it. */

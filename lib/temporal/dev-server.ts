@@ -73,6 +73,8 @@ const POLL_INTERVAL_MS = 100;
 const PROBE_TIMEOUT_MS = 1_000;
 /** node + tsx starting on a loaded machine; the supervisor itself does nothing slow. */
 const SUPERVISOR_START_TIMEOUT_MS = 30_000;
+/** How long a reaped server's port may take to be released before it counts as held by something else. */
+const REAPED_PORT_WAIT_MS = 5_000;
 
 /**
  * Runs `temporal server start-dev` as a child process with a persistent SQLite store and the Spacebot
@@ -85,8 +87,8 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   const target = frontendTarget(settings);
   await mkdir(settings.dataDir, { recursive: true });
   // A server orphaned by an earlier run would hold the ports and temporal.db: reap it first.
-  await reapStaleDevServer(settings.dataDir, dbFile(settings), log);
-  await assertPortFree(settings, target);
+  const reaped = await reapStaleDevServer(settings.dataDir, dbFile(settings), log);
+  await assertPortFree(settings, target, reaped ? REAPED_PORT_WAIT_MS : 0);
 
   const startedAt = performance.now();
   const proc = spawnServer(settings, log);
@@ -427,8 +429,13 @@ async function frontendAnswers(address: string, timeoutMs: number): Promise<bool
  * Fails before spawning when something already listens on the port. Waiting for the child's own
  * check is not enough: the readiness poll could reach the other server first and report it as ours.
  */
-async function assertPortFree(s: Settings, target: FrontendTarget): Promise<void> {
-  if (await portAccepts(target, PROBE_TIMEOUT_MS)) throw await portInUseError(s, target.address, '');
+async function assertPortFree(s: Settings, target: FrontendTarget, graceMs: number): Promise<void> {
+  // After a reap the kernel may take a moment to release the dead server's listener on a loaded machine.
+  const deadline = Date.now() + graceMs;
+  while (await portAccepts(target, PROBE_TIMEOUT_MS)) {
+    if (Date.now() >= deadline) throw await portInUseError(s, target.address, '');
+    await sleep(POLL_INTERVAL_MS);
+  }
 }
 
 /** Says whether a Temporal server holds the port: then the fix is to use it rather than to free it. */
