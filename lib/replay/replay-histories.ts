@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { workflowsPath } from '../runtime/worker.js';
 
@@ -22,10 +21,10 @@ const quietLogger = { trace: silent, debug: silent, info: silent, log: silent, w
  * failed outcomes; nothing is thrown for them.
  */
 export async function replayHistoryFiles(files: string[], entry = workflowsPath()): Promise<ReplayOutcome[]> {
-  const items = files.map((file) => ({ id: path.basename(file, '.json'), history: JSON.parse(readFileSync(file, 'utf8')) as unknown }));
-  const byId = new Map(files.map((file) => [path.basename(file, '.json'), file]));
+  // Named by path: releases' fixture directories may hold files of the same name.
+  const items = files.map((file) => ({ id: file, history: JSON.parse(readFileSync(file, 'utf8')) as unknown }));
   const outcomes = await replayHistories(items, entry);
-  return outcomes.map(({ id, ...outcome }) => ({ file: byId.get(id) ?? id, ...outcome }));
+  return outcomes.map(({ id, ...outcome }) => ({ file: id, ...outcome }));
 }
 
 export interface HistoryToReplay {

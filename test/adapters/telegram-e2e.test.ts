@@ -6,6 +6,7 @@ import { startFakeTelegram, type FakeChat, type FakeTelegram, type FakeUser } fr
 import type { ScriptHandler, ScriptStep } from '../fake-llm/server.js';
 import { statusQuery } from '../../workflows/channel-contract.js';
 import { words } from '../helpers/words.js';
+import { recordHistories } from '../helpers/histories.js';
 
 /**
  * Telegram end to end: the fake Bot API ← grammY ← the gateway → Temporal dev server → the real
@@ -105,6 +106,9 @@ describe('Telegram through the gateway, the worker and Temporal', () => {
       .where('direction', '=', 'inbound')
       .execute();
     expect(inbound).toEqual([{ platform_message_id: String(messageId), text: 'hello from telegram' }]);
+    // A replay fixture of a chat platform's channel: its reply is a deliverReply activity, not a local one.
+    await idle(alice.id);
+    await recordHistories(h.env, `channel:main:telegram:${alice.id}`, 'telegram-reply');
   });
 
   it('splits a long reply at 4,096 characters without losing a line', async () => {

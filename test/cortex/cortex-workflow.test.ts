@@ -10,6 +10,7 @@ import { createLogger } from '../../lib/logger.js';
 import { cortexStatusQuery, cortexWorkflowId, type CortexStatus } from '../../workflows/cortex-contract.js';
 import { createHarness, eventually, type Harness } from '../helpers/harness.js';
 import { startTestTemporal, testWorkflowBundle } from '../helpers/temporal-env.js';
+import { recordHistories } from '../helpers/histories.js';
 
 interface CortexBody {
   execution: string;
@@ -168,6 +169,8 @@ test('three failed passes in a row pause the cortex for 30 minutes, visible in t
   const recovered = await afterPasses('main', 6);
   expect(recovered).toMatchObject({ state: 'waiting', consecutiveFailures: 0, lastPass: { ok: true } });
   expect(recovered.pausedUntil).toBeUndefined();
+  // Scheduled, manual, failed and paused passes, and the recovery: one replay fixture of them all.
+  await recordHistories(env, cortexWorkflowId('main'), 'cortex-passes-and-breaker');
 });
 
 test('a paused cortex resumes on its own after the pause, and stops when disabled', async () => {

@@ -7,6 +7,7 @@ import { ingestionProgressQuery, ingestionWorkflowId } from '../../workflows/ing
 import { sha256Hex } from '../../lib/ingest/chunk.js';
 import { finishedIngestion, type Ingestion } from './status.js';
 import { createHarness, eventually, TEST_TOKEN, type Harness } from '../helpers/harness.js';
+import { recordHistories } from '../helpers/histories.js';
 import { makePdf } from './pdf.js';
 import { documentPart, documentWith, extractionScript } from './script.js';
 
@@ -57,6 +58,7 @@ test('an uploaded Markdown file becomes memories, chunk by chunk, with progress,
 
   const list = await h.request('GET', '/v1/agents/main/ingest');
   expect((list.body.ingestions as Ingestion[]).map((i) => i.id)).toContain(id);
+  await recordHistories(h.env, done.workflowId, 'ingestion-markdown');
 });
 
 test('re-ingesting the same bytes is a no-op, and chunks seen before are skipped in a new file', async () => {
@@ -112,6 +114,7 @@ test('an unreadable file fails the ingestion with the reason, and may be sent ag
     for await (const run of h.env.client.workflow.list({ query: `WorkflowId = '${failed.workflowId}'` })) runs.push(run.status.name);
     return runs.length === 2 && runs.every((r) => r === 'FAILED') ? true : undefined;
   }, 10_000, 'two failed runs in visibility');
+  await recordHistories(h.env, failed.workflowId, 'ingestion-unreadable');
 });
 
 test('bad uploads are refused with the field, and bodies over the limit get 413', async () => {

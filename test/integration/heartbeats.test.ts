@@ -9,6 +9,7 @@ import { toDefinition } from '../../lib/heartbeats/validation.js';
 import type { HeartbeatRunResult } from '../../workflows/heartbeat-contract.js';
 import { createHarness, eventually, type Harness } from '../helpers/harness.js';
 import { startTestTemporal } from '../helpers/temporal-env.js';
+import { recordHistories } from '../helpers/histories.js';
 
 const hbPath = (agent = 'main') => `/v1/agents/${agent}/heartbeats`;
 /** Never fires on its own during a test run (1 January, midnight): runs come only from `trigger`. */
@@ -38,7 +39,7 @@ async function transcript(conversation: string): Promise<TranscriptMessage[]> {
 }
 
 /** Triggers the heartbeat and waits for its `n`-th run (counted from the schedule's actions) to close. */
-async function triggerAndWait(id: string, n: number): Promise<{ result?: HeartbeatRunResult; error?: Error }> {
+async function triggerAndWait(id: string, n: number): Promise<{ workflowId: string; result?: HeartbeatRunResult; error?: Error }> {
   const res = await h.request('POST', `${hbPath()}/${id}/trigger`);
   expect(res.status).toBe(202);
   const action = await eventually(
@@ -49,11 +50,12 @@ async function triggerAndWait(id: string, n: number): Promise<{ result?: Heartbe
     20_000,
     `run ${n} of ${id}`,
   );
-  const handle = h.env.client.workflow.getHandle(action.action.workflow.workflowId, action.action.workflow.firstExecutionRunId);
+  const { workflowId } = action.action.workflow;
+  const handle = h.env.client.workflow.getHandle(workflowId, action.action.workflow.firstExecutionRunId);
   try {
-    return { result: (await handle.result()) as HeartbeatRunResult };
+    return { workflowId, result: (await handle.result()) as HeartbeatRunResult };
   } catch (err) {
-    return { error: err as Error };
+    return { workflowId, error: err as Error };
   }
 }
 
@@ -77,9 +79,10 @@ test('an every-minute heartbeat created through the API fires on trigger and its
     ]),
   );
 
-  const { result, error } = await triggerAndWait('minute', 1);
+  const { workflowId, result, error } = await triggerAndWait('minute', 1);
   expect(error).toBeUndefined();
   expect(result).toMatchObject({ status: 'ok', delivered: true, text: 'status report for: Check the build' });
+  await recordHistories(h.env, workflowId, 'heartbeat-to-channel');
   const messages = await transcript('hb-target');
   expect(messages.map((m) => [m.direction, m.text])).toContainEqual(['outbound', 'status report for: Check the build']);
 
