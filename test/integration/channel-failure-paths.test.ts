@@ -19,12 +19,18 @@ interface TranscriptMessage {
   text: string;
 }
 
+const SMALL_MODEL = 'openai/gpt-5-mini';
+
 let env: TestWorkflowEnvironment;
 let h: Harness;
 beforeAll(async () => {
   env = await startTestTemporal();
   // Continue-as-new after every second turn: each scenario also crosses a run boundary.
-  h = await createHarness({ env, toml: 'max_workers = 2\nmax_branches = 10\ncontinue_as_new_after_turns = 2\n' });
+  // The "compact" agent's model has a small window, so the channel starts a compactor when the fake model says so.
+  h = await createHarness({
+    env,
+    toml: `max_workers = 2\nmax_branches = 10\ncontinue_as_new_after_turns = 2\n\n[models."${SMALL_MODEL}"]\ncontext_window = 2000\n\n[[agents]]\nid = "main"\n\n[[agents]]\nid = "compact"\nmodel = "${SMALL_MODEL}"\n`,
+  });
 });
 afterAll(async () => {
   await h?.close();
@@ -181,6 +187,8 @@ test('interrupt: a worker started by the interrupted turn keeps running and late
     for (const runId of await runIds(wfId('int-worker'))) events.push(...((await h.env.client.workflow.getHandle(wfId('int-worker'), runId).fetchHistory()).events ?? []));
     expect(events.some((e) => e.activityTaskCancelRequestedEventAttributes)).toBe(true);
     expect(events.some((e) => e.requestCancelExternalWorkflowExecutionInitiatedEventAttributes)).toBe(false);
+    const workerEvents = (await h.env.client.workflow.getHandle(workerId).fetchHistory()).events ?? [];
+    expect(workerEvents.some((e) => e.workflowExecutionCancelRequestedEventAttributes)).toBe(false);
   } finally {
     workerGate.open();
     never.open();
@@ -233,7 +241,7 @@ test('a channel whose finished branches left outcomes past the payload limit con
   }
   const next = await h.request('POST', `${conv('big-can')}/messages`, { text: 'hold on again', wait: true });
   expect((next.body.replies as { text: string }[]).map((r) => r.text)).toEqual(['held']);
-  await recordHistories(h.env, wfId('big-can'), 'continue-as-new-bounded-processes');
+  // Not recorded as a fixture: its history holds megabytes of branch outcomes, and the bound adds no command.
 });
 
 /** The branch results a channel request carries (one context message each, possibly merged by the provider format). */
@@ -241,6 +249,35 @@ function branchResults(req: NeutralRequest): string[] {
   const text = req.messages.filter((m) => m.role === 'user').map((m) => m.text).join('\n');
   return text.split(/(?=\[Branch branch\/\d completed\])/).filter((t) => t.startsWith('[Branch branch/')).map((t) => t.trim());
 }
+
+test('a compactor whose workflow id is still held does not stop the turn: the reply goes out and the channel keeps answering', async () => {
+  const channel = 'channel:compact:webhook:cmp-held';
+  // Turn 2's compactor id, held by a run a Reset left behind (on a queue nobody polls).
+  const held = `${channel}/compactor/2`;
+  await h.env.client.workflow.start('compactorWorkflow', { workflowId: held, taskQueue: `nobody-polls-${process.pid}`, args: [] });
+  const say = async (text: string) => {
+    const res = await h.request('POST', `/v1/agents/compact/conversations/cmp-held/messages`, { text, wait: true });
+    expect(res.status).toBe(200);
+    return (res.body.replies as { text: string }[]).map((r) => r.text);
+  };
+  try {
+    let usage = 400;
+    h.fake.script((req): ScriptStep => ({ toolCalls: [{ name: 'reply', input: { text: `reply to ${req.lastUserText.split('\n')[0]}` } }], usage: { input: usage, output: 5 } }));
+    expect(await say('message 1')).toEqual(['reply to message 1']);
+    // 82 % of the window: the channel wants a compactor for turn 2, whose id is taken.
+    usage = 1640;
+    expect(await say('message 2')).toEqual(['reply to message 2']);
+    usage = 400;
+    expect(await say('message 3')).toEqual(['reply to message 3']);
+    expect((await runStatuses(channel)).filter((s) => s === 'FAILED' || s === 'TERMINATED')).toEqual([]);
+    const events = [];
+    for (const runId of await runIds(channel)) events.push(...((await h.env.client.workflow.getHandle(channel, runId).fetchHistory()).events ?? []));
+    expect(events.some((e) => e.startChildWorkflowExecutionFailedEventAttributes?.workflowId === held)).toBe(true);
+    await recordHistories(h.env, channel, 'compactor-id-held');
+  } finally {
+    await h.env.client.workflow.getHandle(held).terminate('test cleanup');
+  }
+});
 
 async function runIds(id: string): Promise<string[]> {
   const ids: string[] = [];
