@@ -39,7 +39,9 @@ export function carriedProcesses(processes: readonly ProcessRecord[]): CarriedPr
 
 /** The record within CARRIED_RECORD_BYTES: task and status clipped, then the result, which says where the rest is. */
 export function boundRecord(p: ProcessRecord): ProcessRecord {
-  if (jsonBytes(p) <= CARRIED_RECORD_BYTES) return p;
+  // Measured on prefixes (a character is at least a byte): a record of long texts costs no more to check than a short one.
+  const cap = (text: string | undefined) => text?.slice(0, CARRIED_RECORD_BYTES + 1);
+  if (jsonBytes({ ...p, task: cap(p.task), status: cap(p.status), result: cap(p.result) }) <= CARRIED_RECORD_BYTES) return p;
   const bounded: ProcessRecord = { ...p, task: clipToBytes(p.task, TASK_BYTES, ' …') };
   if (p.status !== undefined) bounded.status = clipToBytes(p.status, STATUS_BYTES, ' …');
   if (p.result !== undefined) {
@@ -54,17 +56,34 @@ function jsonBytes(value: unknown): number {
   return utf8Length(JSON.stringify(value));
 }
 
-/** The longest prefix of text that, with the note, is at most maxBytes as a JSON string (never splitting a surrogate pair). */
+/** The longest prefix of text that, with the note, is at most maxBytes as a JSON string (never splitting a surrogate pair). One pass. */
 function clipToBytes(text: string, maxBytes: number, note: string): string {
-  if (jsonBytes(text) <= maxBytes) return text;
-  let lo = 0;
-  let hi = text.length;
-  while (lo < hi) {
-    const mid = Math.ceil((lo + hi) / 2);
-    if (jsonBytes(text.slice(0, mid) + note) <= maxBytes) lo = mid;
-    else hi = mid - 1;
+  if (text.length <= maxBytes && jsonBytes(text) <= maxBytes) return text;
+  const room = maxBytes - jsonBytes(note);
+  if (room < 0) return '';
+  let used = 0;
+  let i = 0;
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    const pair = c >= 0xd800 && c <= 0xdbff && isLowSurrogate(text.charCodeAt(i + 1));
+    const width = pair ? 4 : escapedWidth(c);
+    if (used + width > room) break;
+    used += width;
+    i += pair ? 2 : 1;
   }
-  const code = text.charCodeAt(lo - 1);
-  const end = code >= 0xd800 && code <= 0xdbff ? lo - 1 : lo;
-  return jsonBytes(note) <= maxBytes ? text.slice(0, end) + note : '';
+  return text.slice(0, i) + note;
+}
+
+/** UTF-8 bytes of one UTF-16 unit inside a JSON string, as JSON.stringify escapes it. */
+function escapedWidth(c: number): number {
+  if (c === 0x22 || c === 0x5c) return 2;
+  if (c < 0x20) return c === 0x08 || c === 0x09 || c === 0x0a || c === 0x0c || c === 0x0d ? 2 : 6;
+  if (c < 0x80) return 1;
+  if (c < 0x800) return 2;
+  if (c >= 0xd800 && c <= 0xdfff) return 6; // a lone surrogate: \uXXXX
+  return 3;
+}
+
+function isLowSurrogate(c: number): boolean {
+  return c >= 0xdc00 && c <= 0xdfff;
 }
