@@ -2,6 +2,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  DeterminismViolationError,
   TimeoutFailure,
   allHandlersFinished,
   condition,
@@ -20,6 +21,8 @@ import type { ChannelActivities, CompactionActivities, ContextEntryInput, ModelS
 import { LLM_FAILURE_TYPE_PREFIX } from '../activities/contract.js';
 import { LLM_OPTIONS, STORAGE_OPTIONS, TOOL_OPTIONS } from './activity-options.js';
 import { BoundedSet } from './bounded-set.js';
+import { carriedProcesses } from './carried-processes.js';
+import { startWithFreeId } from './child-start.js';
 import { channelSettings } from './channel-settings.js';
 import { childId, startBranch, startCompactor, startWorker } from './children.js';
 import { compactionAction } from './compaction-policy.js';
@@ -43,7 +46,7 @@ import {
   type SubmitMessageInput,
   type SubmitMessageResult,
 } from './channel-contract.js';
-import { followUpSignal, processFinishedSignal, processProgressSignal, type ProcessKind, type ProcessRecord } from './process-contract.js';
+import { followUpSignal, isActive, processFinishedSignal, processProgressSignal, type ProcessKind, type ProcessRecord } from './process-contract.js';
 import { ref, renderStatusBlock, resultMessage } from './status-block.js';
 import type { WorkerToolPolicy } from './approval-policy.js';
 
@@ -101,6 +104,8 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
   let burstSince: number | undefined;
   /** A compactor child of this run is summarising: do not start another. */
   let compacting = false;
+  /** The turn whose compactor could not be started: not tried again within it. */
+  let compactorRefusedTurn: number | undefined;
 
   const queueMode = (): QueueMode => queueModeOverride ?? settings.queueMode;
   const isAnswered = (id: string): boolean => {
@@ -129,6 +134,8 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
       await getExternalWorkflowHandle(id).cancel();
     } catch (err) {
       log.warn('cancelling a process failed', { id, error: (err as Error).message });
+      // Its run closed without a word to us (terminated, say): the record stops holding a slot.
+      markGone(p);
       return false;
     }
     p.state = 'cancelled';
@@ -230,13 +237,19 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
     if (batch.length && !inboundInTurn) await localStorage.recordInbound({ ...base, messages: batch });
     // Finished work enters the context as messages of their own, after the users' messages.
     const results = unreported();
-    if (results.length) {
+    const recordResults = async () => {
+      if (!results.length) return;
       await localStorage.recordContext({
         channelId,
         entries: results.map((p, i) => ({ turnSeq: turn, step: 0, idx: RESULTS_IDX + i, role: 'user', text: resultMessage(p) })),
       });
       for (const p of results) p.reported = true;
-    }
+    };
+    // A write that fails for good belongs to the turn's error handling too (the user is told, the
+    // results stay unreported for a later turn). Histories recorded before wrote it outside: a
+    // failure there failed the run, and their replay must fail it again.
+    const resultsInTurn = results.length > 0 && patched('channel-results-write-in-turn');
+    if (!resultsInTurn) await recordResults();
 
     const deliver = async (step: number, deliveryKey: string, text: string, kind: ReplyRecord['kind'], toolCallId?: string, toolCallIdx?: number) => {
       const input = { ...base, step, key: deliveryKey, text, kind, replyTo: trigger?.messageId, toolCallId, toolCallIdx };
@@ -308,6 +321,7 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
     };
 
     try {
+      if (resultsInTurn) await recordResults();
       if (batch.length && inboundInTurn) await localStorage.recordInbound({ ...base, messages: batch });
       turnScope = new CancellationScope();
       await turnScope.run(llmLoop);
@@ -355,7 +369,16 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
       // A follow-up puts the worker's tools to work: whoever may not start a worker may not steer one.
       const permit = await workerRoutePermit(key, answering);
       if (permit && !permit.allowed) return { content: permit.reason.replace(/^Not started: /, 'Not sent: '), isError: true };
-      await getExternalWorkflowHandle(p.id).signal(followUpSignal, { text: input.message });
+      try {
+        await getExternalWorkflowHandle(p.id).signal(followUpSignal, { text: input.message });
+      } catch (err) {
+        // Its run has closed (terminated, timed out, reset away) without telling us: the model hears it
+        // as a tool error and the record stops holding a slot. Histories recorded before failed the run here.
+        if (!patched('channel-route-closed-worker')) throw err;
+        log.warn('route: the worker could not be signalled', { id: p.id, error: (err as Error).message });
+        markGone(p);
+        return { content: `${input.to} has finished: its run is closed, so it cannot take follow-ups. Start a new worker if the work must go on.`, isError: true };
+      }
       p.state = 'running';
       return { content: `Sent to ${input.to}.`, isError: false };
     }
@@ -384,16 +407,21 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
       await localStorage.truncateContext({ agentId: key.agentId, channelId, fraction: action.fraction, throughTurn });
       return;
     }
-    if (compacting) return;
+    if (compacting || compactorRefusedTurn === turn) return;
     compacting = true;
-    const handle = await startCompactor(key, turn, {
-      agentId: key.agentId,
-      channelId,
-      fraction: action.fraction,
-      throughTurn,
-      usedTokens: step.contextTokens,
-      contextWindow: step.contextWindow,
-    });
+    const input = { agentId: key.agentId, channelId, fraction: action.fraction, throughTurn, usedTokens: step.contextTokens, contextWindow: step.contextWindow };
+    let handle: Awaited<ReturnType<typeof startCompactor>>;
+    try {
+      handle = await outsideTurn(() => startCompactor(key, turn, input));
+    } catch (err) {
+      // Its id is held (a compactor of this turn number still runs after a Reset): the turn goes on
+      // without compaction and tries again next turn. Histories recorded before failed the run here.
+      compacting = false;
+      if (!patched('channel-compactor-start-failure')) throw err;
+      log.warn('the compactor could not be started', { turn, error: (err as Error).message });
+      compactorRefusedTurn = turn;
+      return;
+    }
     handle
       .result()
       .catch((err: unknown) => log.warn('compaction failed', { error: (err as Error).message }))
@@ -403,6 +431,14 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
   };
 
   const findByRef = (r: string) => processes.find((p) => ref(p) === r);
+
+  /**
+   * Children are started outside the turn's cancellation: an interrupted turn must not cancel the
+   * branches, workers and compactor it started (a scope cancel reaches them whatever their parent
+   * close policy). Histories recorded before started them inside it.
+   */
+  const outsideTurn = <T>(start: () => Promise<T>): Promise<T> =>
+    patched('channel-children-outlive-turn') ? CancellationScope.nonCancellable(start) : start();
 
   const spawn = async (
     kind: ProcessKind,
@@ -417,12 +453,15 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
       return { content: `Not started: ${running} ${plural} are already running (the limit is ${limit}). Wait for one to finish or cancel one.`, isError: true };
     }
     const n = ++processSeq;
-    const id = childId(channelId, kind, n);
-    const common = { ...key, parentId: channelId, id, n, taskType: opts.taskType };
-    if (kind === 'branch') {
-      await startBranch(key, { ...common, question: task, forkTurn: turn, maxLlmCalls: settings.branchMaxLlmCalls });
-    } else {
-      await startWorker(key, {
+    const record: ProcessRecord = { id: childId(channelId, kind, n), kind, n, task, startedAt: new Date().toISOString(), state: 'running', toolCalls: 0, interactive: opts.interactive, reported: true };
+    // Parallel calls of one model step: the slot is taken before the start is awaited, so the next
+    // call's check counts it. Histories recorded before took it after the start.
+    const reserved = patched('channel-spawn-reserves-slot');
+    if (reserved) processes.push(record);
+    const startAs = (m: number): Promise<unknown> => {
+      const common = { ...key, parentId: channelId, id: childId(channelId, kind, m), n: m, taskType: opts.taskType };
+      if (kind === 'branch') return startBranch(key, { ...common, question: task, forkTurn: turn, maxLlmCalls: settings.branchMaxLlmCalls });
+      return startWorker(key, {
         ...common,
         task,
         brief: opts.brief,
@@ -432,10 +471,33 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
         toolsTaskQueue: settings.toolsTaskQueue,
         ...(opts.toolPolicy ? { toolPolicy: opts.toolPolicy } : {}),
       });
+    };
+    let start;
+    if (patched('channel-child-id-taken')) {
+      // An id still held by a running workflow (after a Reset) takes the next number; any other failure is the model's to hear.
+      start = await startWithFreeId(n, () => ++processSeq, (m) => outsideTurn(() => startAs(m)));
+    } else {
+      // Histories recorded before: a failed start failed the run.
+      await outsideTurn(() => startAs(n));
+      start = { started: true as const, n };
     }
-    processes.push({ id, kind, n, task, startedAt: new Date().toISOString(), state: 'running', toolCalls: 0, interactive: opts.interactive, reported: true });
+    if (!start.started) {
+      if (reserved) processes.splice(processes.indexOf(record), 1);
+      return { content: `Not started: ${start.reason}. Try again later.`, isError: true };
+    }
+    Object.assign(record, { id: childId(channelId, kind, start.n), n: start.n });
+    if (!reserved) processes.push(record);
     const what = kind === 'branch' ? 'Its conclusion' : 'Its outcome';
-    return { content: `Started ${kind}/${n}. ${what} will arrive here as a message; progress shows in the status block.`, isError: false };
+    return { content: `Started ${kind}/${start.n}. ${what} will arrive here as a message; progress shows in the status block.`, isError: false };
+  };
+
+  /** A process whose run closed without reporting to the channel: it no longer holds a slot. */
+  const markGone = (p: ProcessRecord) => {
+    p.state = 'failed';
+    p.result ??= 'Its run closed without reporting an outcome.';
+    p.finishedAt ??= new Date().toISOString();
+    // Whoever hit it (a tool call, the cancel API) hears it there: no results turn for it.
+    p.reported = true;
   };
 
   const forgetOldTurns = (turn: number) => {
@@ -484,6 +546,9 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
   // Channels started by an older client got the whole first submission (its text too) as their
   // input: only the state's own fields go on, so the input stays bounded (inbound-validation.ts).
   const { message: _firstSubmission, waitMs: _firstWait, ...carried } = initial as ChannelState & { message?: unknown; waitMs?: unknown };
+  // Bounded so the input always fits Temporal's payload limit (carried-processes.ts).
+  const next = carriedProcesses(processes);
+  if (next.dropped.length) log.warn('finished processes left out of continue-as-new: their outcomes did not fit', { ids: next.dropped });
   await continueAsNew<typeof channelWorkflow>({
     ...carried,
     turnSeq,
@@ -491,13 +556,9 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
     pending: queue,
     settings,
     queueModeOverride,
-    processes: processes.filter((p) => isActive(p) || !p.reported),
+    processes: next.carried,
     processSeq,
   });
-}
-
-function isActive(p: ProcessRecord): boolean {
-  return p.state === 'running' || p.state === 'waiting';
 }
 
 function isText(value: unknown): value is string {
@@ -525,9 +586,18 @@ function preview(text: string): string {
   return line.length > 60 ? `${line.slice(0, 57)}...` : line;
 }
 
-/** What the user reads when a turn cannot be answered. Non-activity errors are bugs: let them fail the task. */
+/**
+ * What the user reads when a turn cannot be answered. Other failures than an activity's (a child or
+ * signal the workflow could not handle, a bug) are told too and the conversation goes on; only a
+ * determinism violation fails the task, so a fixed deploy can replay it. Histories recorded before
+ * failed the run on them.
+ */
 function userMessageFor(err: unknown): string {
-  if (!(err instanceof ActivityFailure)) throw err;
+  if (!(err instanceof ActivityFailure)) {
+    if (err instanceof DeterminismViolationError || !patched('channel-turn-failure-answered')) throw err;
+    log.error('a turn failed', { error: err instanceof Error ? err.message : String(err) });
+    return 'Sorry, something went wrong while answering. Please try again.';
+  }
   const cause = err.cause;
   if (cause instanceof ApplicationFailure && cause.type?.startsWith(LLM_FAILURE_TYPE_PREFIX)) {
     const detail = cause.details?.[0];

@@ -98,3 +98,8 @@ export const processFinishedSignal = defineSignal<[ProcessOutcome]>('processFini
 /** A follow-up message for an interactive worker (the channel's `route` tool). */
 export const followUpSignal = defineSignal<[{ text: string }]>('followUp');
 export const processStatusQuery = defineQuery<{ state: ProcessState; llmCalls: number; toolCalls: number; status?: string }>('processStatus');
+
+/** Running, or an interactive worker waiting for a follow-up: it holds one of its kind's slots. */
+export function isActive(p: Pick<ProcessRecord, 'state'>): boolean {
+  return p.state === 'running' || p.state === 'waiting';
+}

@@ -10,6 +10,8 @@ import {
 import { refuseWhenQueueFull, utf8Length, validateInbound } from '../../workflows/inbound-validation.js';
 import { DEFAULT_CHANNEL_SETTINGS } from '../../workflows/channel-settings.js';
 import { configFileSchema } from '../../lib/config/schema.js';
+import { CARRIED_RECORD_BYTES, carriedProcesses } from '../../workflows/carried-processes.js';
+import type { ProcessRecord } from '../../workflows/process-contract.js';
 
 /**
  * Issue 14, finding 2: the channel's continue-as-new input is bounded by construction. Whatever the
@@ -78,4 +80,52 @@ test('the continue-as-new input of a channel with a full queue of the largest me
   };
   const bytes = Buffer.byteLength(JSON.stringify(state), 'utf8');
   expect(bytes).toBeLessThan(TEMPORAL_PAYLOAD_LIMIT / 2);
+});
+
+test('issue 15: with the most processes the config allows and hostile texts, the continue-as-new input stays below the payload limit', () => {
+  // Every slot taken (max_branches and max_workers are at most 50 each), each record with the longest
+  // task the channel accepts and an outcome of characters JSON escapes sixfold, plus many finished,
+  // unreported ones: the carried list is bounded per record and in all (workflows/carried-processes.ts).
+  const hostile = '\u0001'.repeat(200_000);
+  const record = (kind: 'branch' | 'worker', n: number, state: ProcessRecord['state'], reported: boolean): ProcessRecord => ({
+    id: `${'c'.repeat(270)}/${kind}/${n}`,
+    kind,
+    n,
+    task: '\u0001'.repeat(8000),
+    startedAt: new Date(0).toISOString(),
+    state,
+    toolCalls: 1_000_000,
+    status: hostile,
+    result: hostile,
+    interactive: true,
+    reported,
+  });
+  const processes = [
+    ...Array.from({ length: 50 }, (_, i) => record('branch', i + 1, 'running', true)),
+    ...Array.from({ length: 50 }, (_, i) => record('worker', i + 1, 'waiting', false)),
+    ...Array.from({ length: 500 }, (_, i) => record('worker', 100 + i, 'completed', false)),
+  ];
+  const { carried, dropped } = carriedProcesses(processes);
+  // Every running process goes on; finished ones while the budget lasts, newest first.
+  expect(carried.filter((p) => p.state === 'running' || p.state === 'waiting')).toHaveLength(100);
+  expect(dropped.length).toBeGreaterThan(0);
+  expect(dropped).not.toContain(processes[processes.length - 1]!.id);
+  for (const p of carried) expect(utf8Length(JSON.stringify(p))).toBeLessThanOrEqual(CARRIED_RECORD_BYTES);
+  expect(carried[0]?.result).toMatch(/\[clipped: the whole text is the result of workflow c+\/branch\/1\]$/);
+
+  const largest = largestAcceptedEnvelope(0);
+  const state: ChannelState = {
+    agentId: 'a'.repeat(63),
+    platform: 'webhook',
+    conversationId: 'c'.repeat(200),
+    turnSeq: 1_000_000,
+    seen: Array.from({ length: SEEN_LIMIT }, (_, i) => `${i}`.padStart(MAX_MESSAGE_ID_CHARS, 'y')),
+    pending: Array.from({ length: MAX_PENDING_MESSAGES_LIMIT }, (_, i) => ({ ...largest, messageId: `${i}`.padStart(MAX_MESSAGE_ID_CHARS, 'x') })),
+    continueAsNewAfterTurns: 500,
+    maxLlmCallsPerTurn: 50,
+    settings: { ...DEFAULT_CHANNEL_SETTINGS, toolsTaskQueue: 'q', maxPendingMessages: MAX_PENDING_MESSAGES_LIMIT },
+    processes: carried,
+    processSeq: 1_000_000,
+  };
+  expect(Buffer.byteLength(JSON.stringify(state), 'utf8')).toBeLessThan(TEMPORAL_PAYLOAD_LIMIT * 0.8);
 });
