@@ -147,6 +147,7 @@ test('messages accepted but not answered when the run was terminated are answere
     expect(bodies).toEqual([]);
     const retried = await send('t3', 'two', 't3-2');
     expect(retried.body).toMatchObject({ status: 'completed', duplicate: true });
+    await recordHistories(h.env, wfId('t3'), 'channel-recovery-unanswered');
   } finally {
     hold.open();
   }
