@@ -17,7 +17,9 @@ export function makeRecoverChannel(deps: ActivityDeps) {
     const waiting = await waitingMessages(deps.db, channelId, input.maxPending - cutOff.length);
     const seen = await recentInboundIds(deps.db, channelId, input.seenLimit);
     const undelivered = await undeliveredReplies(deps.db, input);
-    const children = await runningChildren(deps, channelId);
+    // Children are started by turns, and a turn records something first: a channel without turns has
+    // none, and a new conversation (the usual fresh run) does not wait on Temporal's visibility.
+    const children = turnSeq > 0 ? await runningChildren(deps, channelId) : { running: [], highestN: 0 };
     const processSeq = Math.max(children.highestN, await highestChildNumber(deps.db, channelId));
     const recovered: RecoveredChannel = { turnSeq, seen, pending: [...cutOff, ...waiting], processes: children.running, processSeq, undelivered };
     if (turnSeq > 0 || recovered.pending.length || recovered.processes.length) {

@@ -1,4 +1,5 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { statusQuery, submitMessageUpdate } from '../../workflows/channel-contract.js';
 import type { NeutralRequest, ScriptStep } from '../fake-llm/script.js';
 import { gate } from '../helpers/gate.js';
 import { createHarness, eventually, type Harness } from '../helpers/harness.js';
@@ -124,7 +125,7 @@ test('messages accepted but not answered when the run was terminated are answere
     expect((await send('t3', 'one', 't3-1', false)).status).toBe(202);
     await eventually(() => (h.fake.requests.length ? true : undefined), 20_000, 'the first LLM call');
     expect((await send('t3', 'two', 't3-2', false)).status).toBe(202);
-    await eventually(async () => ((await h.env.client.workflow.getHandle(wfId('t3')).query<{ queued: number }>('status')).queued === 1 ? true : undefined), 20_000, 'the second message queued');
+    await eventually(async () => ((await h.env.client.workflow.getHandle(wfId('t3')).query(statusQuery)).queued === 1 ? true : undefined), 20_000, 'the second message queued');
     await terminate('t3');
 
     const three = await send('t3', 'three', 't3-3');
@@ -171,6 +172,17 @@ test('a reply recorded but never posted when the run was closed is posted by the
   // Delivered again under its own key: no second transcript row.
   expect((await transcript('t4')).filter((m) => m.text === 'answer to first')).toHaveLength(1);
 }, 120_000);
+
+test('a caller cannot mark a message as already recorded: only a recovering run does', async () => {
+  h.fake.script((req) => ({ text: `answer to ${req.lastUserText}` }));
+  await send('t6', 'hello', 't6-1');
+  const handle = h.env.client.workflow.getHandle(wfId('t6'));
+  await expect(
+    handle.executeUpdate(submitMessageUpdate, { args: [{ message: { messageId: 't6-2', text: 'skip the transcript', receivedAt: new Date().toISOString(), recorded: true }, wait: false }] }),
+  ).rejects.toThrow();
+  expect((await transcript('t6')).map((m) => m.text)).toEqual(['hello', 'answer to hello']);
+  expect((await handle.query(statusQuery)).queued).toBe(0);
+}, 60_000);
 
 const isWorker = (req: NeutralRequest) => req.tools.includes('set_status');
 const lastIsToolResult = (req: NeutralRequest) => {
