@@ -32,11 +32,21 @@ export function makeRecoverChannel(deps: ActivityDeps) {
   };
 }
 
-/** Without a Temporal client (some tests' deps) running children cannot be found: none are taken over. */
+/**
+ * Without a Temporal client (some tests' deps) running children cannot be found: none are taken over.
+ * Nor when visibility fails (a server without the search attributes): retrying would keep the
+ * conversation's first message waiting, and the rest of the state is worth more than the children.
+ */
 async function runningChildren(deps: ActivityDeps, channelId: string): Promise<ChildrenOfChannel> {
+  const none = { running: [], highestN: 0 };
   if (!deps.temporal) {
     deps.logger.warn({ channelId }, 'no Temporal client: running children of an earlier run are not taken over');
-    return { running: [], highestN: 0 };
+    return none;
   }
-  return childrenOfChannel(deps.temporal, channelId);
+  try {
+    return await childrenOfChannel(deps.temporal, channelId);
+  } catch (err) {
+    deps.logger.warn({ channelId, error: (err as Error).message }, 'could not list the children of an earlier run: they are not taken over');
+    return none;
+  }
 }

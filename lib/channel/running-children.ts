@@ -56,8 +56,16 @@ export async function childrenOfChannel(client: Client, channelId: string): Prom
   return { running, highestN };
 }
 
-/** The child's start input (its task or question, whether it is interactive): the first event of its history. */
+/**
+ * The child's start input (its task or question, whether it is interactive): the first event of its
+ * history. Undefined when it cannot be read or is not what a child starts with: the child is tracked
+ * all the same, under a placeholder task.
+ */
 async function startInput(client: Client, workflowId: string, runId: string): Promise<WorkerInput | BranchInput | undefined> {
+  return readStartInput(client, workflowId, runId).catch(() => undefined);
+}
+
+async function readStartInput(client: Client, workflowId: string, runId: string): Promise<WorkerInput | BranchInput | undefined> {
   const page = await client.workflowService.getWorkflowExecutionHistory({
     namespace: client.options.namespace,
     execution: { workflowId, runId },
