@@ -2,6 +2,7 @@ import type { ChannelKey, InboundMessage, ReplyRecord } from '../workflows/chann
 import type { HeartbeatTarget } from '../workflows/heartbeat-contract.js';
 import type { AttemptRecord } from '../lib/llm/fallback.js';
 import type { Autonomy } from '../workflows/approval-policy.js';
+import type { ProcessRecord } from '../workflows/process-contract.js';
 
 /**
  * The activities' signatures as the workflows see them. Workflows import this file for types only,
@@ -165,6 +166,39 @@ export interface ChannelActivities {
   runTool(input: RunToolInput): Promise<ToolOutcome>;
   recordContext(input: RecordContextInput): Promise<void>;
   forkContext(input: ForkContextInput): Promise<{ copied: number }>;
+}
+
+// Recovery of a closed channel run (workflows/channel-recovery.ts, activities/recover-channel.ts).
+
+export interface RecoverChannelInput extends ChannelKey {
+  channelId: string;
+  /** Message ids to remember for deduplication, at most (the workflow's SEEN_LIMIT). */
+  seenLimit: number;
+  /** Unanswered messages to bring back, at most (the channel's pending bound). */
+  maxPending: number;
+}
+
+/** What a fresh run of a channel learns from the database and Temporal about the runs before it. */
+export interface RecoveredChannel {
+  /** The last turn any earlier run recorded anything at; the next turn is one after it. */
+  turnSeq: number;
+  /** Recent inbound message ids already in the transcript, oldest first. */
+  seen: string[];
+  /**
+   * Messages accepted but never answered, oldest first: those of a turn that was cut off (already in
+   * the transcript: `recorded`), then those still waiting in inbound_bodies.
+   */
+  pending: InboundMessage[];
+  /** Branches and workers an earlier run started that still run: they report to this run. */
+  processes: ProcessRecord[];
+  /** The highest n any earlier child had: new children get fresh ids. */
+  processSeq: number;
+  /** Replies recorded but never posted (the run closed while delivering): delivered again by key. */
+  undelivered: DeliverReplyInput[];
+}
+
+export interface ChannelRecoveryActivities {
+  recoverChannel(input: RecoverChannelInput): Promise<RecoveredChannel>;
 }
 
 /** The failure type an LLM error carries; `details[0]` is the message for the user. */

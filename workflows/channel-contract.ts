@@ -39,6 +39,11 @@ export interface InboundMessage {
   isDirect?: boolean;
   /** Set by the gateway when the binding that routed the message overrides the agent's autonomy. */
   autonomy?: Autonomy;
+  /**
+   * Already in the transcript and the context: a turn of a closed run recorded it and was cut off
+   * before answering (workflows/channel-recovery.ts). The turn that answers it does not record it again.
+   */
+  recorded?: boolean;
 }
 
 /**

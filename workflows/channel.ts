@@ -17,13 +17,14 @@ import {
   sleep,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { ChannelActivities, CompactionActivities, ContextEntryInput, ModelStep, ToolCall, ToolOutcome } from '../activities/contract.js';
+import type { ChannelActivities, CompactionActivities, ContextEntryInput, DeliverReplyInput, ModelStep, RecoveredChannel, ToolCall, ToolOutcome } from '../activities/contract.js';
 import { LLM_FAILURE_TYPE_PREFIX } from '../activities/contract.js';
 import { LLM_OPTIONS, STORAGE_OPTIONS, TOOL_OPTIONS } from './activity-options.js';
 import { BoundedSet } from './bounded-set.js';
 import { carriedProcesses } from './carried-processes.js';
 import { startWithFreeId } from './child-start.js';
 import { channelSettings } from './channel-settings.js';
+import { needsRecovery, recoverChannel } from './channel-recovery.js';
 import { childId, startBranch, startCompactor, startWorker } from './children.js';
 import { compactionAction } from './compaction-policy.js';
 import { decideNudge } from './nudge.js';
@@ -46,7 +47,16 @@ import {
   type SubmitMessageInput,
   type SubmitMessageResult,
 } from './channel-contract.js';
-import { followUpSignal, isActive, processFinishedSignal, processProgressSignal, type ProcessKind, type ProcessRecord } from './process-contract.js';
+import {
+  followUpSignal,
+  isActive,
+  processFinishedSignal,
+  processProgressSignal,
+  type ProcessKind,
+  type ProcessOutcome,
+  type ProcessProgress,
+  type ProcessRecord,
+} from './process-contract.js';
 import { ref, renderStatusBlock, resultMessage } from './status-block.js';
 import type { WorkerToolPolicy } from './approval-policy.js';
 
@@ -106,6 +116,16 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
   let compacting = false;
   /** The turn whose compactor could not be started: not tried again within it. */
   let compactorRefusedTurn: number | undefined;
+  /**
+   * The run takes over from a closed one (channel-recovery.ts): until its state is read, submitted
+   * messages and children's signals wait, so a message is never judged new (or a duplicate) against
+   * an empty memory, and no child's result is dropped for want of its record.
+   */
+  let recovering = needsRecovery(initial);
+  /** Messages recovery brought back whose own submission has not arrived: when it does, it is not a duplicate. */
+  const recoveredUnclaimed = new Set<string>();
+  /** Children's signals that arrived while recovering, applied once their records are back. */
+  const heldSignals: (() => void)[] = [];
 
   const queueMode = (): QueueMode => queueModeOverride ?? settings.queueMode;
   const isAnswered = (id: string): boolean => {
@@ -148,8 +168,12 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
   setHandler(
     submitMessageUpdate,
     async ({ message, wait }: SubmitMessageInput): Promise<SubmitMessageResult> => {
-      const duplicate = seen.has(message.messageId);
-      if (!duplicate) {
+      if (recovering) await condition(() => !recovering);
+      // Brought back by recovery (it was waiting at intake) and not yet answered: this is its own
+      // submission. Once answered, a submission is a retry like any other: a duplicate.
+      const claimed = recoveredUnclaimed.delete(message.messageId) && !isAnswered(message.messageId);
+      const duplicate = !claimed && seen.has(message.messageId);
+      if (!duplicate && !claimed) {
         seen.add(message.messageId);
         queue.push(message);
         noteArrival(message);
@@ -188,9 +212,12 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
     { validator: ({ queueMode: mode }) => validateQueueMode(mode) },
   );
   // A user's stop: the channel tells the conversation in a results turn.
-  setHandler(cancelProcessUpdate, async ({ id }) => ({ cancelled: await cancelProcess(id, false) }));
+  setHandler(cancelProcessUpdate, async ({ id }) => {
+    if (recovering) await condition(() => !recovering);
+    return { cancelled: await cancelProcess(id, false) };
+  });
 
-  setHandler(processProgressSignal, (progress) => {
+  const onProgress = (progress: ProcessProgress) => {
     const p = processes.find((x) => x.id === progress.id);
     if (!p || !isActive(p)) return;
     p.toolCalls = progress.toolCalls;
@@ -203,8 +230,8 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
     } else if (p.state === 'waiting') {
       p.state = 'running';
     }
-  });
-  setHandler(processFinishedSignal, (outcome) => {
+  };
+  const onFinished = (outcome: ProcessOutcome) => {
     const p = processes.find((x) => x.id === outcome.id);
     if (!p) return;
     const wasFinal = !isActive(p);
@@ -214,7 +241,9 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
     p.finishedAt ??= new Date().toISOString();
     // A process cancelled from here already counts as finished; its own word only refines the record.
     if (!wasFinal) p.reported = false;
-  });
+  };
+  setHandler(processProgressSignal, (progress) => (recovering ? void heldSignals.push(() => onProgress(progress)) : onProgress(progress)));
+  setHandler(processFinishedSignal, (outcome) => (recovering ? void heldSignals.push(() => onFinished(outcome)) : onFinished(outcome)));
 
 
   const unreported = () => processes.filter((p) => !p.reported && (p.state === 'waiting' || !isActive(p)));
@@ -313,7 +342,8 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
         if (queueMode() === 'steer' && queue.length) {
           const steered = queue.splice(0);
           for (const m of steered) messageTurn.set(m.messageId, turn);
-          await localStorage.recordInbound({ ...base, messages: steered, step, idxBase: STEERED_IDX });
+          const toRecord = steered.filter((m) => !m.recorded);
+          if (toRecord.length) await localStorage.recordInbound({ ...base, messages: toRecord, step, idxBase: STEERED_IDX });
           trigger = steered[steered.length - 1];
           answering.push(...steered);
         }
@@ -322,7 +352,9 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
 
     try {
       if (resultsInTurn) await recordResults();
-      if (batch.length && inboundInTurn) await localStorage.recordInbound({ ...base, messages: batch });
+      // Messages a cut-off turn of a closed run recorded are in the transcript and context already.
+      const toRecord = batch.filter((m) => !m.recorded);
+      if (toRecord.length && inboundInTurn) await localStorage.recordInbound({ ...base, messages: toRecord });
       turnScope = new CancellationScope();
       await turnScope.run(llmLoop);
     } catch (err) {
@@ -519,6 +551,39 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
     }
     burstSince = undefined;
   };
+
+  /**
+   * Takes over a closed run's state: turns go on after its last one, the ids it answered stay
+   * duplicates, its unanswered messages are queued first, its running children are tracked again,
+   * and its replies that never reached the platform are delivered (by their keys, so once).
+   */
+  const takeOver = (recovered: RecoveredChannel) => {
+    turnSeq = recovered.turnSeq;
+    completedTurnSeq = recovered.turnSeq;
+    for (const id of recovered.seen) seen.add(id);
+    for (const m of recovered.pending) {
+      seen.add(m.messageId);
+      queue.push(m);
+      recoveredUnclaimed.add(m.messageId);
+    }
+    processes.push(...recovered.processes.filter((p) => !processes.some((q) => q.id === p.id)));
+    processSeq = Math.max(processSeq, recovered.processSeq);
+    // In the background: a platform outage must not hold up the conversation (each is bounded and logged).
+    for (const input of recovered.undelivered) void redeliver(input);
+  };
+
+  const redeliver = (input: DeliverReplyInput) =>
+    (initial.platform === WEBHOOK_PLATFORM
+      ? localStorage.deliverReply(input)
+      : platformDelivery.deliverReply.executeWithOptions({ summary: `deliver again: ${preview(input.text)}` }, [input])
+    ).catch((err: unknown) => log.warn('could not deliver a reply of an earlier run', { turn: input.turnSeq, key: input.key, error: (err as Error).message }));
+
+  if (recovering) {
+    const recovered = await recoverChannel({ channelId, ...key, seenLimit: SEEN_LIMIT, maxPending: maxPendingOf(settings) });
+    if (recovered) takeOver(recovered);
+    recovering = false;
+    for (const apply of heldSignals.splice(0)) apply();
+  }
 
   for (;;) {
     await condition(() => queue.length > 0 || resultTurnDue() || shouldContinueAsNew());

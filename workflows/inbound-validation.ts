@@ -20,6 +20,8 @@ export function validateInbound(message: InboundMessage): void {
   if (!message || typeof message.messageId !== 'string' || !message.messageId) throw new Error('message.messageId is required');
   // Ids are remembered (seen) across continue-as-new: their length is part of its bound.
   if (message.messageId.length > MAX_MESSAGE_ID_CHARS) throw new Error(`message.messageId is longer than ${MAX_MESSAGE_ID_CHARS} characters`);
+  // Only a recovering run marks a message as already recorded; from outside it would skip the transcript.
+  if (message.recorded !== undefined) throw new Error('message.recorded is set by the channel itself, not by callers');
   if (message.text === undefined) {
     // The body lives in inbound_bodies; what travels must stay small, whatever the caller sent.
     if (message.bodyStored !== true) throw new Error('message.text is required unless message.bodyStored is true');

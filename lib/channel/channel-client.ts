@@ -88,8 +88,8 @@ export class ChannelClient {
   /** Writes the body before the update (first write wins), and returns the message without it. */
   private async storeBody(workflowId: string, message: InboundMessage): Promise<InboundMessage> {
     if (!this.bodies || message.text === undefined) return message;
-    await this.bodies.put(workflowId, message.messageId, message.text);
-    const { text: _stored, ...envelope } = message;
+    const { text, ...envelope } = message;
+    await this.bodies.put(workflowId, message.messageId, text, envelope);
     return { ...envelope, bodyStored: true };
   }
 

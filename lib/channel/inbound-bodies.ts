@@ -2,6 +2,7 @@ import { sql, type ColumnType, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { refuseEncodingErrors } from '../text/database-encoding.js';
 import { cleanText } from '../text/hygiene.js';
+import type { InboundMessage } from '../../workflows/channel-contract.js';
 
 /**
  * Message bodies stored at intake (migrations/015_inbound_bodies.sql). A message's text never travels
@@ -13,6 +14,8 @@ export interface InboundBodiesTable {
   channel_id: string;
   message_id: string;
   text: string;
+  /** 018_inbound_envelope: the message without its text (sender, isDirect, autonomy); NULL in older rows. */
+  envelope: ColumnType<unknown, string | null | undefined, never>;
   created_at: ColumnType<Date, Date | string | undefined, never>;
 }
 
@@ -27,13 +30,14 @@ export class InboundBodies {
   /**
    * Stores a body. The first write for an id wins (a retried delivery carries the same message), so
    * a later submission under the same id cannot change what the conversation already holds. NUL and
-   * unpaired surrogates are removed: the one rule of lib/text/hygiene.ts.
+   * unpaired surrogates are removed: the one rule of lib/text/hygiene.ts. The envelope (the message
+   * without its text) is kept beside it, so a run that recovers the message answers it as it was sent.
    */
-  async put(channelId: string, messageId: string, text: string): Promise<void> {
+  async put(channelId: string, messageId: string, text: string, envelope?: Omit<InboundMessage, 'text'>): Promise<void> {
     await refuseEncodingErrors('the message', () =>
       table(this.db)
         .insertInto('inbound_bodies')
-        .values({ channel_id: channelId, message_id: messageId, text: cleanText(text) })
+        .values({ channel_id: channelId, message_id: messageId, text: cleanText(text), envelope: envelope ? JSON.stringify(envelope) : null })
         .onConflict((oc) => oc.columns(['channel_id', 'message_id']).doNothing())
         .execute(),
     );
