@@ -45,7 +45,7 @@ export async function claimDelivery(db: Kysely<Database>, key: string, owner: st
     .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<=', sql<Date>`now()`), eb('lease_owner', '=', owner)]))
     .returning(['posted_parts', 'attempts'])
     .executeTakeFirst();
-  if (claimed) return { status: 'claimed', posted: partsOf(claimed.posted_parts), attempts: claimed.attempts };
+  if (claimed) return { status: 'claimed', posted: postedPartsOf(claimed.posted_parts), attempts: claimed.attempts };
   const row = await db
     .selectFrom('deliveries')
     .select(['status', 'lease_owner', sql<number>`greatest(0, extract(epoch from (lease_expires_at - now())) * 1000)`.as('remaining_ms')])
@@ -117,7 +117,7 @@ export async function markFailed(db: Kysely<Database>, key: string, owner: strin
 }
 
 /** jsonb comes back parsed (pg, PGlite); a string only from drivers that do not parse it. */
-function partsOf(value: unknown): string[] {
+export function postedPartsOf(value: unknown): string[] {
   const parsed: unknown = typeof value === 'string' ? JSON.parse(value) : value;
   return Array.isArray(parsed) ? parsed.map(String) : [];
 }
