@@ -16,12 +16,14 @@ CREATE INDEX deliveries_failed_idx ON deliveries (failed_at DESC) WHERE status =
 
 -- Streamed drafts are posted by one model call attempt at a time: the attempt holding a step's
 -- lease. A retry (possibly on another worker) waits for the earlier attempt's lease to be released
--- or to expire before it reads the step's drafts, so a draft still being posted is never missed.
+-- or to expire before it reads the step's drafts, so a draft still being posted is never missed;
+-- `generation` (the activity attempt) keeps a superseded attempt from ever taking it back.
 CREATE TABLE stream_leases (
   channel_id text NOT NULL,
   turn_seq integer NOT NULL,
   step integer NOT NULL,
   owner text NOT NULL,
+  generation integer NOT NULL,
   expires_at timestamptz NOT NULL,
   PRIMARY KEY (channel_id, turn_seq, step)
 );

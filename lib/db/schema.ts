@@ -62,6 +62,7 @@ export interface StreamLeasesTable {
   turn_seq: number;
   step: number;
   owner: string;
+  generation: number;
   expires_at: Timestamp;
 }
 
