@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import type { DeliverHeartbeatInput, DeliverHeartbeatResult, HeartbeatOutcome, HeartbeatOutcomeInput } from './contract.js';
 import type { ActivityDeps } from './deps.js';
 import { attemptDelivery } from './delivery-attempt.js';
+import { recordDeliveryOnce } from '../lib/delivery/record.js';
 import { leakGuardOf } from '../lib/security/leak-guard.js';
 import { channelWorkflowId } from '../workflows/channel-contract.js';
 import { HEARTBEAT_FAILURE_LIMIT } from '../workflows/heartbeat-contract.js';
@@ -19,7 +20,7 @@ const WEBHOOK_MAX_RESPONSE_BYTES = 64 * 1024;
 
 /**
  * Delivers a heartbeat's result to its target, once per run: a conversation's transcript (through the
- * platform's outbound adapter, keyed like a reply so a retry cannot post twice) or a webhook URL.
+ * platform's outbound adapter, by the same outbox protocol as a reply) or a webhook URL.
  */
 export function makeDeliverHeartbeat(deps: ActivityDeps) {
   return async function deliverHeartbeat(raw: DeliverHeartbeatInput): Promise<DeliverHeartbeatResult> {
@@ -36,9 +37,7 @@ export function makeDeliverHeartbeat(deps: ActivityDeps) {
     const channelId = channelWorkflowId(key);
     const deliveryKey = `${input.scheduleId}:${input.runId}`;
     const agent = deps.config.agents.find((a) => a.id === input.agentId);
-    const delivery = await deps.db.transaction().execute(async (tx) => {
-      const existing = await tx.selectFrom('deliveries').selectAll().where('key', '=', deliveryKey).executeTakeFirst();
-      if (existing) return existing;
+    const delivery = await recordDeliveryOnce(deps.db, deliveryKey, async (tx) => {
       await tx
         .insertInto('channels')
         .values({ id: channelId, agent_id: input.agentId, platform: target.platform, conversation_id: target.conversation })
@@ -64,8 +63,15 @@ export function makeDeliverHeartbeat(deps: ActivityDeps) {
         .returningAll()
         .executeTakeFirstOrThrow();
     });
-    if (delivery.status === 'delivered') return { messageId: delivery.message_id };
-    await attemptDelivery(deps.db, delivery, () => adapter.send({ deliveryKey, conversationId: target.conversation, text: input.text }));
+    // The same outbox protocol as replies: leased, part by part, a bounded budget. A delivery given up
+    // fails the run (the breaker counts it); the row says why.
+    const outcome =
+      delivery.status === 'pending'
+        ? await attemptDelivery({ db: deps.db, logger: deps.logger, redact: (message) => leakGuardOf(deps).redact(message).text }, deliveryKey, (progress) =>
+            adapter.send({ deliveryKey, conversationId: target.conversation, text: input.text, progress }),
+          )
+        : delivery.status;
+    if (outcome === 'failed') throw ApplicationFailure.nonRetryable(`heartbeat delivery ${deliveryKey} failed; see the deliveries row`, 'DeliveryFailed');
     return { messageId: delivery.message_id };
   };
 }

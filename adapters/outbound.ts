@@ -10,6 +10,20 @@ export interface OutboundMessage {
   text: string;
   /** The platform message id being answered, when there is one. */
   replyTo?: string;
+  /**
+   * The delivery outbox's record of a split reply (activities/delivery-attempt.ts). An adapter that
+   * splits posts only from part `posted.length` on, and calls `record` right after each part it
+   * posts, before the next: so an attempt on another worker posts only what is still missing.
+   * Absent for posts outside the outbox (streamed drafts).
+   */
+  progress?: PartProgress;
+}
+
+export interface PartProgress {
+  /** Platform message ids of the parts an earlier attempt posted, in order. */
+  readonly posted: readonly string[];
+  /** Persists part `index` (0-based); throws if this attempt lost its claim, which stops the post. */
+  record(index: number, platformMessageId: string): Promise<void>;
 }
 
 export interface SentMessage {

@@ -8,6 +8,7 @@ import { isResourceExhausted, RESOURCE_EXHAUSTED_RETRY_AFTER_SECONDS } from '../
 import { registerAdapterRoutes } from './routes/adapters.js';
 import { registerApprovalRoutes } from './routes/approvals.js';
 import { registerCortexRoutes } from './routes/cortex.js';
+import { registerDeliveryRoutes } from './routes/deliveries.js';
 import { registerCodecRoutes } from './routes/codec.js';
 import { registerSecretRoutes } from './routes/secrets.js';
 import { registerHealthRoutes } from './routes/health.js';
@@ -89,6 +90,7 @@ export function buildApi(ctx: ApiContext & StreamApiContext): FastifyInstance {
     v1.get('/v1/agents', async () => ({ agents: ctx.config.agents.map((a) => ({ id: a.id, name: a.name, model: a.model ? `${a.model.provider}/${a.model.model}` : null })) }));
     registerMessageRoutes(v1, ctx);
     registerAdapterRoutes(v1, ctx);
+    registerDeliveryRoutes(v1, ctx);
     registerProcessRoutes(v1, ctx);
     registerApprovalRoutes(v1, ctx);
     registerStreamRoutes(v1, ctx);

@@ -1,4 +1,5 @@
 import { ActivityCancellationType, type ActivityOptions, type LocalActivityOptions } from '@temporalio/workflow';
+import { DELIVERY_MAX_ATTEMPTS } from './delivery-budget.js';
 
 /**
  * Timeouts and retries of the activities a turn runs, shared by every workflow that runs turns
@@ -27,6 +28,22 @@ export const LLM_OPTIONS: ActivityOptions = {
   heartbeatTimeout: '10 seconds',
   scheduleToCloseTimeout: '10 minutes',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+};
+
+/**
+ * Platform deliveries (replies, heartbeat results), by the outbox protocol (activities/delivery-attempt.ts).
+ * The activity heartbeats while it posts, so a dead worker's attempt is noticed in 20 s rather than
+ * at the start-to-close; a second attempt started meanwhile finds the first's lease and never posts
+ * alongside it. The budget is DELIVERY_MAX_ATTEMPTS, counted by the activity itself: its last attempt
+ * marks the delivery `failed` and returns, so the turn ends normally (about 2 minutes of backoff, plus
+ * whatever retry-after a rate limit asks for). The two attempts beyond it only replace attempts lost
+ * to a crash or a timeout; the schedule-to-close bounds everything.
+ */
+export const DELIVERY_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '20 seconds',
+  scheduleToCloseTimeout: '15 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: DELIVERY_MAX_ATTEMPTS + 2 },
 };
 
 /** Tools: bounded per attempt, few retries (a tool's own failure is returned to the model, not thrown). */

@@ -19,7 +19,7 @@ import {
 } from '@temporalio/workflow';
 import type { ChannelActivities, CompactionActivities, ContextEntryInput, DeliverReplyInput, ModelStep, RecoveredChannel, ToolCall, ToolOutcome } from '../activities/contract.js';
 import { LLM_FAILURE_TYPE_PREFIX } from '../activities/contract.js';
-import { LLM_OPTIONS, STORAGE_OPTIONS, TOOL_OPTIONS } from './activity-options.js';
+import { DELIVERY_OPTIONS, LLM_OPTIONS, STORAGE_OPTIONS, TOOL_OPTIONS } from './activity-options.js';
 import { BoundedSet } from './bounded-set.js';
 import { carriedProcesses } from './carried-processes.js';
 import { startWithFreeId } from './child-start.js';
@@ -75,7 +75,7 @@ const localStorage = proxyLocalActivities<ChannelActivities & CompactionActiviti
 
 // Deliveries to a chat platform may wait out rate limits and outages: regular activities, visible
 // and retried by the server. The webhook platform's delivery is a database write, so it runs locally.
-const platformDelivery = proxyActivities<ChannelActivities>(STORAGE_OPTIONS);
+const platformDelivery = proxyActivities<ChannelActivities>(DELIVERY_OPTIONS);
 
 const llm = proxyActivities<ChannelActivities>(LLM_OPTIONS);
 const tools = proxyActivities<ChannelActivities>(TOOL_OPTIONS);

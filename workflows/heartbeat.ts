@@ -10,7 +10,7 @@ import {
 } from '@temporalio/workflow';
 import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/common';
 import type { ChannelActivities, HeartbeatActivities } from '../activities/contract.js';
-import { LLM_OPTIONS, STORAGE_OPTIONS, TOOL_OPTIONS } from './activity-options.js';
+import { DELIVERY_OPTIONS, LLM_OPTIONS, STORAGE_OPTIONS, TOOL_OPTIONS } from './activity-options.js';
 import { channelWorkflowId } from './channel-contract.js';
 import { endsTurn, replyTextOf } from './turn-tools.js';
 import {
@@ -45,11 +45,9 @@ const storage = proxyLocalActivities<ChannelActivities & HeartbeatActivities>(ST
 // The same limits as a channel's LLM calls and tools.
 const llm = proxyActivities<ChannelActivities>(LLM_OPTIONS);
 const tools = proxyActivities<ChannelActivities>(TOOL_OPTIONS);
-// A delivery (e.g. a webhook POST) is retried a few times by Temporal; if it still fails, the run fails.
-const delivery = proxyActivities<HeartbeatActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 3 },
-});
+// A delivery runs by the same outbox protocol and budget as a reply (a webhook POST with the same
+// retries); if it still fails, the run fails. The heartbeat's own timeout bounds it as well.
+const delivery = proxyActivities<HeartbeatActivities>(DELIVERY_OPTIONS);
 
 export async function heartbeatWorkflow(input: HeartbeatWorkflowInput): Promise<HeartbeatRunResult> {
   const hb = input.definition;

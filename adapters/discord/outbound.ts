@@ -55,8 +55,11 @@ export class DiscordOutbound implements OutboundAdapter {
     if (parts.length === 0) {
       throw new PlatformError(`${this.platform}: refusing to post an empty message (delivery ${message.deliveryKey})`, this.platform, undefined, true);
     }
-    const partIds: string[] = [];
-    for (const [index, content] of parts.entries()) {
+    // Parts an earlier attempt posted are in the delivery's row: skipped. A part posted but not recorded
+    // (the process died in between) is posted again with the same nonce, and Discord returns the original.
+    const partIds: string[] = [...(message.progress?.posted ?? [])];
+    for (let index = partIds.length; index < parts.length; index++) {
+      const content = parts[index]!;
       const body: Record<string, unknown> = {
         content,
         nonce: nonceFor(message.deliveryKey, index),
@@ -69,6 +72,7 @@ export class DiscordOutbound implements OutboundAdapter {
       }
       const posted = (await this.call('post message', () => this.rest.post(Routes.channelMessages(channelId), { body }))) as { id: string };
       partIds.push(posted.id);
+      await message.progress?.record(index, posted.id);
     }
     this.logger.debug({ platform: this.platform, channelId, parts: partIds.length, deliveryKey: message.deliveryKey }, 'discord reply posted');
     return { platformMessageId: partIds[0]!, partIds };

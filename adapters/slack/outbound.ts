@@ -36,11 +36,6 @@ export class SlackOutbound implements OutboundAdapter {
   readonly maxMessageChars: number;
   readonly minEditIntervalMs: number;
   private readonly client: webApi.WebClient;
-  /**
-   * Parts of a split reply already posted, by delivery key: when part 2 of 3 hits a 429, the retried
-   * activity continues with part 2 instead of posting part 1 again.
-   */
-  private readonly posted = new RecentMap<string, string[]>(1000);
   /** Conversations where Slack refused an assistant status (not an assistant thread): no more attempts. */
   private readonly statusUnsupported = new RecentMap<string, true>(10_000);
 
@@ -60,16 +55,17 @@ export class SlackOutbound implements OutboundAdapter {
     const { channel, threadTs } = decodeConversation(message.conversationId);
     const parts = splitMessage(toSlackMrkdwn(message.text), this.maxMessageChars);
     if (parts.length === 0) throw new PlatformError('Slack: refusing to post an empty message', this.platform, 400, true);
-    const posted = this.posted.get(message.deliveryKey) ?? [];
+    // Parts an earlier attempt (maybe on another worker) posted are in the delivery's row: when part 2
+    // of 3 hit a 429, the retry continues with part 2 instead of posting part 1 again.
+    const posted = [...(message.progress?.posted ?? [])];
     for (let i = posted.length; i < parts.length; i++) {
       const result = await this.call('chat.postMessage', () =>
         this.client.chat.postMessage({ channel, text: parts[i]!, thread_ts: threadTs, mrkdwn: true }),
       );
       if (!result.ts) throw new PlatformError('Slack chat.postMessage returned no ts', this.platform, undefined, false);
       posted.push(result.ts);
-      this.posted.set(message.deliveryKey, posted);
+      await message.progress?.record(i, result.ts);
     }
-    this.posted.delete(message.deliveryKey);
     this.options.logger.debug({ channel, threadTs, parts: posted.length, deliveryKey: message.deliveryKey }, 'slack reply posted');
     return posted.length > 1 ? { platformMessageId: posted[0]!, partIds: posted } : { platformMessageId: posted[0]! };
   }

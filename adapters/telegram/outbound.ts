@@ -11,9 +11,6 @@ import { decodeConversation, decodeMessageId } from './ids.js';
 /** Telegram's limit on a message's text (after entity parsing). */
 export const TELEGRAM_MAX_CHARS = 4096;
 
-/** Parts already posted per delivery key, so a retry after a failure mid-split resumes instead of reposting. */
-const RESUME_CACHE_LIMIT = 1000;
-
 export interface TelegramOutboundOptions {
   platform: string;
   api: Api;
@@ -32,8 +29,6 @@ export class TelegramOutbound implements OutboundAdapter {
   readonly maxMessageChars = TELEGRAM_MAX_CHARS;
   /** Telegram tolerates about one edit per second per chat before answering 429. */
   readonly minEditIntervalMs = 1000;
-  private readonly postedParts = new Map<string, number[]>();
-
   constructor(private readonly options: TelegramOutboundOptions) {
     this.platform = options.platform;
   }
@@ -42,7 +37,8 @@ export class TelegramOutbound implements OutboundAdapter {
     const target = decodeConversation(message.conversationId);
     const parts = splitMessage(message.text, TELEGRAM_MAX_CHARS);
     if (parts.length === 0) throw new PlatformError(`${this.platform}: refusing to send an empty message`, this.platform, 400, true);
-    const posted = this.postedParts.get(message.deliveryKey) ?? [];
+    // Parts an earlier attempt (maybe on another worker) posted are in the delivery's row: skipped.
+    const posted = [...(message.progress?.posted ?? [])];
     const replyTo = message.replyTo ? safeMessageId(message.replyTo) : undefined;
     for (let index = posted.length; index < parts.length; index++) {
       const sent = await this.call(() =>
@@ -52,11 +48,10 @@ export class TelegramOutbound implements OutboundAdapter {
           ...(index === 0 && replyTo ? { reply_parameters: { message_id: replyTo, allow_sending_without_reply: true } } : {}),
         }),
       );
-      posted.push(sent);
-      this.remember(message.deliveryKey, posted);
+      posted.push(String(sent));
+      await message.progress?.record(index, String(sent));
     }
-    this.postedParts.delete(message.deliveryKey);
-    const ids = posted.map(String);
+    const ids = posted;
     return { platformMessageId: ids[0]!, ...(ids.length > 1 ? { partIds: ids } : {}) };
   }
 
@@ -110,15 +105,6 @@ export class TelegramOutbound implements OutboundAdapter {
       return await fn();
     } catch (err) {
       throw toPlatformError(this.platform, err, this.options.token);
-    }
-  }
-
-  private remember(deliveryKey: string, posted: number[]): void {
-    this.postedParts.delete(deliveryKey);
-    this.postedParts.set(deliveryKey, posted);
-    if (this.postedParts.size > RESUME_CACHE_LIMIT) {
-      const oldest = this.postedParts.keys().next().value;
-      if (oldest !== undefined) this.postedParts.delete(oldest);
     }
   }
 }

@@ -48,6 +48,22 @@ export interface DeliveriesTable {
   last_error: string | null;
   created_at: Timestamp;
   delivered_at: Timestamp | null;
+  /** The attempt posting it now (migrations/019); null or expired: free to claim. */
+  lease_owner: string | null;
+  lease_expires_at: Timestamp | null;
+  /** Platform message ids of the parts already posted, in order. */
+  posted_parts: ColumnType<string[], string | undefined, string>;
+  failed_at: Timestamp | null;
+}
+
+/** Which model call attempt may post and edit a step's streamed drafts (migrations/019). */
+export interface StreamLeasesTable {
+  channel_id: string;
+  turn_seq: number;
+  step: number;
+  owner: string;
+  generation: number;
+  expires_at: Timestamp;
 }
 
 export interface ContextEntriesTable {
@@ -254,6 +270,7 @@ export interface Database {
   channels: ChannelsTable;
   messages: MessagesTable;
   deliveries: DeliveriesTable;
+  stream_leases: StreamLeasesTable;
   context_entries: ContextEntriesTable;
   llm_calls: LlmCallsTable;
   budget_notices: BudgetNoticesTable;

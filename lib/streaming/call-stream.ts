@@ -84,7 +84,7 @@ export async function openCallStream(deps: CallStreamDeps, target: CallStreamTar
   const adapter = deps.outbound.get(target.platform);
   if (!canEdit(adapter)) return undefined;
   const position = { channelId: target.channelId, turnSeq: target.turnSeq, step: target.step, platform: target.platform, conversationId: target.conversationId };
-  const replies = new ReplyStream({ adapter, db: deps.db, position, logger: deps.logger, replyTo: target.replyTo, onShown: hooks.onShown });
+  const replies = new ReplyStream({ adapter, db: deps.db, position, logger: deps.logger, generation: attempt, replyTo: target.replyTo, onShown: hooks.onShown });
   await replies.start();
   return {
     onDelta(delta) {

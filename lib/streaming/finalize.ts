@@ -14,9 +14,14 @@ export async function sendOrFinalize(db: Kysely<Database>, adapter: OutboundAdap
   const draft = adapter.edit ? await draftFor(db, message.deliveryKey) : undefined;
   if (!draft || !adapter.edit) return adapter.send(message);
   const [head, rest] = splitAt(message.text, adapter.maxMessageChars);
+  // The draft is part 0 of the delivery's progress; the rest are parts 1.. (an edit to the same text
+  // changes nothing, so a retry repeats it harmlessly and posts only the parts still missing).
   await adapter.edit(message.conversationId, draft.platformMessageId, head);
+  const progress = message.progress;
+  if (progress && !progress.posted.length) await progress.record(0, draft.platformMessageId);
   if (!rest) return { platformMessageId: draft.platformMessageId };
-  const more = await adapter.send({ ...message, deliveryKey: `${message.deliveryKey}:rest`, text: rest });
+  const restProgress = progress && { posted: progress.posted.slice(1), record: (index: number, id: string) => progress.record(index + 1, id) };
+  const more = await adapter.send({ ...message, deliveryKey: `${message.deliveryKey}:rest`, text: rest, progress: restProgress });
   return { platformMessageId: draft.platformMessageId, partIds: [draft.platformMessageId, ...(more.partIds ?? [more.platformMessageId])] };
 }
 

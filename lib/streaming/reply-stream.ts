@@ -3,6 +3,7 @@ import type { OutboundAdapter } from '../../adapters/outbound.js';
 import type { Database } from '../db/schema.js';
 import type { Logger } from '../logger.js';
 import { deliveryKeyOf, draftsOfStep, dropDraft, saveDraft, type Draft, type DraftPosition } from './drafts.js';
+import { StreamLease } from './stream-lease.js';
 
 /** Edits are never more frequent than this, whatever the platform allows. */
 export const MIN_FLUSH_INTERVAL_MS = 1_000;
@@ -13,12 +14,6 @@ export const DRAFT_PLACEHOLDER = '…';
 /** After this many failed platform calls in a row the stream stops; the final delivery still happens. */
 const MAX_FAILURES = 3;
 
-/**
- * Platform work still running for a model call, by `channel:turn:step`, in this process. A failed
- * attempt returns without waiting for its stream (a platform call may be slow); its retry waits for
- * that work before it reads the drafts, so a draft being posted is never missed and posted twice.
- */
-const pending = new Map<string, Promise<void>>();
 
 export type EditableAdapter = OutboundAdapter & Required<Pick<OutboundAdapter, 'edit'>>;
 
@@ -31,6 +26,8 @@ export interface ReplyStreamOptions {
   db: Kysely<Database>;
   position: DraftPosition;
   logger: Logger;
+  /** The model call's activity attempt: a newer attempt's stream supersedes an older one's. */
+  generation: number;
   /** The platform message being answered, for the draft's first post. */
   replyTo?: string;
   /**
@@ -73,18 +70,34 @@ export class ReplyStream {
   private stopped = false;
   private shown = false;
   private readonly started: number;
+  /** Operations enqueued and not yet finished; the step's lease is released when none are left. */
+  private queued = 0;
+  private readonly lease: StreamLease;
+  /** A newer attempt of this call holds the step: no platform call and no draft bookkeeping any more. */
+  private superseded = false;
 
   constructor(private readonly opts: ReplyStreamOptions) {
     this.intervalMs = Math.max(MIN_FLUSH_INTERVAL_MS, opts.adapter.minEditIntervalMs ?? 0);
     this.now = opts.now ?? Date.now;
     this.started = this.now();
+    this.lease = new StreamLease(opts.db, opts.position, opts.generation);
   }
 
-  /** Takes over the drafts an earlier attempt of this call left behind: their text is void. */
+  /**
+   * Takes over the drafts an earlier attempt of this call left behind: their text is void. A failed
+   * attempt returns without waiting for its stream (a platform call may be slow), on whichever
+   * worker; this waits for its platform work (the step's lease in the database) before reading the
+   * drafts, so a draft being posted is never missed and posted twice. If the lease cannot be had in
+   * time, this attempt does not stream: its final delivery posts the reply.
+   */
   async start(): Promise<void> {
-    await pending.get(this.pendingKey);
+    if (!(await this.lease.acquire())) {
+      this.stopped = this.superseded = true;
+      this.opts.logger.info({ channelId: this.opts.position.channelId, step: this.opts.position.step }, 'an earlier attempt still streams this step; this one does not stream');
+      return;
+    }
     const left = await draftsOfStep(this.opts.db, this.opts.position);
-    if (!left.length) return;
+    if (!left.length) return this.lease.release();
     this.enqueue(async () => {
       for (const draft of left) await this.platform(() => this.opts.adapter.edit(this.opts.position.conversationId, draft.platformMessageId, DRAFT_PLACEHOLDER));
       this.free.push(...left);
@@ -185,19 +198,28 @@ export class ReplyStream {
     this.opts.onShown?.();
   }
 
+  /**
+   * Runs platform work in order, under the step's lease: taken (or renewed) before each operation,
+   * released when the last queued one is done. Lost to a newer attempt: this stream stops.
+   */
   private enqueue(op: () => Promise<void>): void {
-    const chain = (this.chain = this.chain.then(op).catch((err: unknown) => {
+    this.queued++;
+    const guarded = async () => {
+      try {
+        if (this.superseded) return;
+        if (!(await this.lease.take())) {
+          this.stopped = this.superseded = true;
+          this.opts.logger.info({ channelId: this.opts.position.channelId, step: this.opts.position.step }, 'a newer attempt streams this step; this one stops');
+          return;
+        }
+        await op();
+      } finally {
+        if (--this.queued === 0) await this.lease.release();
+      }
+    };
+    this.chain = this.chain.then(guarded).catch((err: unknown) => {
       this.opts.logger.warn({ err: (err as Error).message, channelId: this.opts.position.channelId }, 'streaming a reply failed; the final delivery will post it');
-    }));
-    pending.set(this.pendingKey, chain);
-    void chain.then(() => {
-      if (pending.get(this.pendingKey) === chain) pending.delete(this.pendingKey);
     });
-  }
-
-  private get pendingKey(): string {
-    const { channelId, turnSeq, step } = this.opts.position;
-    return `${channelId}:${turnSeq}:${step}`;
   }
 
   /** One platform call; failures are counted, and enough of them in a row stop the stream. */

@@ -136,13 +136,17 @@ describe('Slack outbound against the fake Web API', () => {
     expect(fake.posts.map((p) => p.text)).toEqual(['hi']);
   });
 
-  it('resumes a split reply after a 429 on a later part instead of posting the first part again', async () => {
+  it('resumes a split reply from its recorded progress after a 429 on a later part instead of posting the first part again', async () => {
     const slack = adapter({ max_message_chars: 100 }).outbound;
     const text = Array.from({ length: 3 }, (_, i) => `Paragraph ${i} ${'x'.repeat(80)}`).join('\n\n');
     fake.rateLimit('chat.postMessage', 1, 1, 1);
-    await expect(slack.send({ deliveryKey: 'parts', conversationId: 'C0GENERAL', text })).rejects.toMatchObject({ status: 429, retryAfterMs: 1000 });
+    // The delivery outbox's progress (kept in the deliveries row in production): parts recorded as posted.
+    const posted: string[] = [];
+    const progress = () => ({ posted: [...posted], record: async (index: number, id: string) => void (posted[index] = id) });
+    await expect(slack.send({ deliveryKey: 'parts', conversationId: 'C0GENERAL', text, progress: progress() })).rejects.toMatchObject({ status: 429, retryAfterMs: 1000 });
     expect(fake.posts).toHaveLength(1);
-    const sent = await slack.send({ deliveryKey: 'parts', conversationId: 'C0GENERAL', text });
+    expect(posted).toEqual([fake.posts[0]!.ts]);
+    const sent = await slack.send({ deliveryKey: 'parts', conversationId: 'C0GENERAL', text, progress: progress() });
     expect(sent.partIds).toEqual(fake.posts.map((p) => p.ts));
     expect(fake.posts.map((p) => p.text.slice(0, 11))).toEqual(['Paragraph 0', 'Paragraph 1', 'Paragraph 2']);
   });

@@ -192,7 +192,7 @@ describe('Telegram adapter against the fake Bot API', () => {
     expect(adapter.outbound.minEditIntervalMs).toBeGreaterThanOrEqual(1000);
   });
 
-  it('reports 429 with its retry_after, and resumes a split reply without reposting parts', async () => {
+  it('reports 429 with its retry_after, and resumes a split reply from its recorded progress without reposting parts', async () => {
     const { adapter } = await start();
     const text = 'First paragraph. '.repeat(200) + '\n\n' + 'Second paragraph. '.repeat(200);
     const before = fake.sent.length;
@@ -206,10 +206,14 @@ describe('Telegram adapter against the fake Bot API', () => {
     const calls = () => fake.calls.filter((c) => c.method === 'sendMessage').length;
     const callsBefore = calls();
     fake.failNext('sendMessage', { error_code: 429, description: 'Too Many Requests', retry_after: 1 }, 1);
-    const failed = await adapter.outbound.send({ deliveryKey: 'd5', conversationId: '42', text }).catch((err: unknown) => err);
+    // The delivery outbox's progress (kept in the deliveries row in production): parts recorded as posted.
+    const recorded: string[] = [];
+    const progress = () => ({ posted: [...recorded], record: async (index: number, id: string) => void (recorded[index] = id) });
+    const failed = await adapter.outbound.send({ deliveryKey: 'd5', conversationId: '42', text, progress: progress() }).catch((err: unknown) => err);
     expect(failed).toMatchObject({ status: 429, retryAfterMs: 1000 });
     expect(fake.sent.length).toBe(before + 1);
-    const result = await adapter.outbound.send({ deliveryKey: 'd5', conversationId: '42', text });
+    expect(recorded).toEqual([String(fake.sent[before]!.message_id)]);
+    const result = await adapter.outbound.send({ deliveryKey: 'd5', conversationId: '42', text, progress: progress() });
     const posted = fake.sent.slice(before);
     expect(posted).toHaveLength(2);
     expect(result.partIds).toEqual(posted.map((p) => String(p.message_id)));

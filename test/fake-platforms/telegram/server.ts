@@ -65,6 +65,11 @@ export interface FakeTelegram {
   injectBatch(messages: InjectMessage[]): { updateId: number; messageId: number }[];
   /** A later call of `method` fails once with this error: the next one, or the one after `skip` successful calls. */
   failNext(method: string, error: { error_code: number; description: string; retry_after?: number }, skip?: number): void;
+  /**
+   * The next call of `method` is held (a slow platform) until `release()`, then handled as usual;
+   * `reached` resolves when that call has arrived.
+   */
+  holdNext(method: string): { reached: Promise<void>; release(): void };
   /** Holds the next `count` getUpdates calls until updates exist, then closes their sockets without answering. */
   dropNextPolls(count: number): void;
   /** getUpdates calls currently held open. */
@@ -92,6 +97,7 @@ export async function startFakeTelegram(options: { port?: number; token?: string
   const updates: Update[] = [];
   const polls = new Set<Poll>();
   const faults = new Map<string, { error_code: number; description: string; retry_after?: number; skip: number }[]>();
+  const holds = new Map<string, { arrived: () => void; released: Promise<void> }[]>();
   const messageSeq = new Map<number, number>();
   let updateSeq = 100;
   let dropPolls = 0;
@@ -139,6 +145,14 @@ export async function startFakeTelegram(options: { port?: number; token?: string
     },
     failNext(method, error, skip = 0) {
       faults.set(method, [...(faults.get(method) ?? []), { ...error, skip }]);
+    },
+    holdNext(method) {
+      let arrived!: () => void;
+      let release!: () => void;
+      const reached = new Promise<void>((resolve) => (arrived = resolve));
+      const released = new Promise<void>((resolve) => (release = resolve));
+      holds.set(method, [...(holds.get(method) ?? []), { arrived, released }]);
+      return { reached, release };
     },
     dropNextPolls(count) {
       dropPolls += count;
@@ -286,7 +300,10 @@ export async function startFakeTelegram(options: { port?: number; token?: string
       const payload = parseBody(Buffer.concat(chunks).toString('utf8'), req.headers['content-type'], req.url ?? '');
       fake.calls.push({ method, token: decodeURIComponent(requestToken), payload, at: Date.now() });
       if (decodeURIComponent(requestToken) !== token) return send(res, 401, { ok: false, error_code: 401, description: 'Unauthorized' });
-      handle(method, payload, res, req.socket);
+      const hold = holds.get(method)?.shift();
+      if (!hold) return handle(method, payload, res, req.socket);
+      hold.arrived();
+      void hold.released.then(() => handle(method, payload, res, req.socket));
     });
   });
   server.on('connection', (socket) => {
