@@ -8,6 +8,8 @@ export interface WorkerProcess {
   child: ChildProcess;
   /** Resolves when the worker logged that it is polling. */
   ready: Promise<void>;
+  /** Everything it has written to stdout and stderr so far (pino JSON lines at LOG_LEVEL info). */
+  output(): string;
   /** SIGKILL: the process gets no chance to finish anything, as in a crash. */
   kill(): Promise<void>;
 }
@@ -50,6 +52,7 @@ export function startWorkerProcess(h: Harness, extraEnv: Record<string, string> 
   return {
     child,
     ready,
+    output: () => output,
     kill: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();

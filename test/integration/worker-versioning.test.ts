@@ -64,8 +64,9 @@ const lastIsToolResult = (req: NeutralRequest) => {
 const skip: ScriptStep = { toolCalls: [{ name: 'skip', input: {} }] };
 
 test('a worker process of a new build makes it current', async () => {
-  await startBuild(BUILD_A);
+  const a = await startBuild(BUILD_A);
   expect(await currentBuild()).toBe(BUILD_A);
+  expect(a.output()).toContain('this build is now the current version');
 }, 120_000);
 
 test('on a deploy the pinned worker run stays on its build while the channel moves to the new current build', async () => {
@@ -118,6 +119,9 @@ test('a worker of an older build restarting after the deploy leaves the newer bu
   // A's process stops and comes back (a crash restart during the rollout).
   const a = processes[0]!;
   await a.kill();
-  await startBuild(BUILD_A);
+  const restarted = await startBuild(BUILD_A);
   expect(await currentBuild()).toBe(BUILD_B);
+  // It saw that its build had been current and was replaced, and did not try to take it back.
+  expect(restarted.output()).toContain('this build was current before or is ramping; leaving the current version alone');
+  expect(restarted.output()).not.toContain('could not make this build current');
 }, 120_000);
