@@ -26,7 +26,7 @@ const processes: WorkerProcess[] = [];
 beforeAll(async () => {
   env = await startTestTemporal();
   h = await createHarness({ env, noWorker: true });
-}, 60_000);
+}, 180_000);
 afterAll(async () => {
   for (const p of processes) await p.kill();
   await h?.close();
