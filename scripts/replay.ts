@@ -2,7 +2,7 @@
  * Replays workflow runs fetched from the Temporal server against the current workflow code.
  *
  *   npm run replay -- <workflowId> [--run-id <runId>]      one run (the latest by default)
- *   npm run replay -- --all [--since 24h|<ISO date>]        every Spacebot run started since then
+ *   npm run replay -- --all [--since 24h|<ISO date>]        every running Spacebot run, and those closed since then
  *
  * Options: --workflows <entry.ts> replays against other workflow code; --json prints the outcomes
  * as JSON. The server is TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE, else the config file's
@@ -119,7 +119,7 @@ if (values.json) {
   for (const o of outcomes) process.stdout.write(`${o.skipped ? 'skip' : o.ok ? 'ok  ' : 'FAIL'} ${o.id}${o.ok ? '' : `: ${o.errorName}: ${o.error}`}\n`);
   const failed = outcomes.filter((o) => !o.ok).length;
   const skipped = outcomes.filter((o) => o.skipped).length;
-  const what = values.all ? `runs started since ${since?.toISOString()}` : 'run';
+  const what = values.all ? `runs (running, or closed since ${since?.toISOString()})` : 'run';
   process.stdout.write(`replayed ${outcomes.length} ${what}: ${outcomes.length - failed - skipped} ok, ${skipped} skipped, ${failed} failed\n`);
 }
 process.exit(outcomes.every((o) => o.ok) ? 0 : 1);

@@ -83,7 +83,7 @@ describe('loadConfig defaults', () => {
     expect(config.server.host).toBe('127.0.0.1');
     expect(config.server.apiToken).toBeUndefined();
     expect(config.dataDir).toBe(path.join(cwd, 'data'));
-    expect(config.temporal).toEqual({ address: undefined, namespace: 'default', taskQueue: 'spacebot', devServerPort: 7233, devUiPort: 8233, encryptHistory: false });
+    expect(config.temporal).toEqual({ address: undefined, namespace: 'default', taskQueue: 'spacebot', devServerPort: 7233, devUiPort: 8233, encryptHistory: false, versioning: { enabled: true, deploymentName: 'spacebot', setCurrentVersion: true } });
     expect(config.database).toEqual({ url: undefined, poolSize: 10 });
     expect(config.providers).toEqual({
       anthropic: { apiKey: undefined, baseUrl: undefined },

@@ -55,14 +55,36 @@ test('one run replays cleanly against the current workflow code', async () => {
   expect(JSON.parse(pinned.stdout)).toEqual([{ id: `${wfId('cli-one')}/${runId}`, ok: true }]);
 }, 90_000);
 
-test('--all --since 1h replays every run started in the last hour, a line each', async () => {
+test('--all --since 1h replays every run of the last hour, a line each', async () => {
   const { code, stdout } = await replay('--all', '--since', '1h');
   expect(code).toBe(0);
   const lines = stdout.trim().split('\n');
   expect(lines.filter((l) => l.startsWith('ok   channel:main:webhook:cli-one/'))).toHaveLength(1);
   expect(lines.filter((l) => l.startsWith('ok   channel:main:webhook:cli-two/'))).toHaveLength(1);
-  expect(lines[lines.length - 1]).toMatch(/^replayed 2 runs started since .*: 2 ok, 0 skipped, 0 failed$/);
+  expect(lines[lines.length - 1]).toMatch(/^replayed 2 runs \(running, or closed since .*\): 2 ok, 0 skipped, 0 failed$/);
 }, 90_000);
+
+test('--all checks every running run however long ago it started, and closed runs only within --since', async () => {
+  // A conversation whose run is closed (terminated) before the window the replay is asked for.
+  const closed = await h.request('POST', '/v1/agents/main/conversations/cli-closed/messages', { text: 'hello', wait: true });
+  expect(closed.status).toBe(200);
+  await h.env.client.workflow.getHandle(wfId('cli-closed')).terminate('closed before the window');
+  await eventually(async () => {
+    for await (const info of h.env.client.workflow.list({ query: `WorkflowId = '${wfId('cli-closed')}' AND ExecutionStatus = 'Terminated'` })) return info;
+    return undefined;
+  });
+  // The window opens after every run here started and after cli-closed closed: the two channels,
+  // idle but running, are what a deploy would continue, so they are checked all the same.
+  const since = new Date(Date.now() + 1).toISOString();
+  const { code, stdout } = await replay('--all', '--since', since, '--json');
+  expect(code).toBe(0);
+  const ids = (JSON.parse(stdout) as { id: string; ok: boolean }[]).map((o) => o.id.split('/')[0]).sort();
+  expect(ids).toEqual([wfId('cli-one'), wfId('cli-two')]);
+  // A window that holds its close time checks the closed run too.
+  const hour = await replay('--all', '--since', '1h', '--json');
+  expect(hour.code).toBe(0);
+  expect((JSON.parse(hour.stdout) as { id: string }[]).map((o) => o.id.split('/')[0]).sort()).toEqual([wfId('cli-closed'), wfId('cli-one'), wfId('cli-two')]);
+}, 120_000);
 
 test('a workflow changed incompatibly fails the replay with a DeterminismViolationError', async () => {
   const { code, stdout } = await replay(wfId('cli-one'), '--workflows', path.join(ROOT, 'test/fixtures/altered-workflows/index.ts'));

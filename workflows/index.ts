@@ -6,3 +6,5 @@ export { workerWorkflow } from './worker.js';
 export { compactorWorkflow } from './compactor.js';
 export { cortexWorkflow } from './cortex.js';
 export { ingestionWorkflow } from './ingestion.js';
+// Each type's behaviour on a deploy (PINNED or AUTO_UPGRADE), set before any of them runs.
+import './versioning-behaviors.js';

@@ -125,6 +125,15 @@ function intFromEnv(env: NodeJS.ProcessEnv, name: string): number | undefined {
   return n;
 }
 
+/** A configured build id, checked as Temporal checks it, so a bad one stops start-up with its name. */
+function buildIdFrom(value: string | undefined): { buildId?: string } {
+  if (value === undefined || value === '') return {};
+  if (value.length > 255 || value.startsWith('__') || /\s/.test(value)) {
+    throw new ConfigError(`SPACEBOT_BUILD_ID / temporal.build_id: expected at most 255 characters, no whitespace, not starting with "__", got "${value.slice(0, 80)}"`);
+  }
+  return { buildId: value };
+}
+
 function resolveConfig(cfg: ConfigFile, env: NodeJS.ProcessEnv, cwd: string, file: string | undefined): SpacebotConfig {
   const providers = resolveProviders(cfg, env, file);
   const known = [...PROVIDER_IDS, ...Object.keys(providers).filter((p) => !PROVIDER_IDS.includes(p))];
@@ -190,6 +199,12 @@ function resolveConfig(cfg: ConfigFile, env: NodeJS.ProcessEnv, cwd: string, fil
       devServerPort: intFromEnv(env, 'SPACEBOT_TEMPORAL_PORT') ?? cfg.temporal?.dev_server_port ?? 7233,
       devUiPort: intFromEnv(env, 'SPACEBOT_TEMPORAL_UI_PORT') ?? cfg.temporal?.dev_ui_port ?? 8233,
       encryptHistory: cfg.temporal?.encrypt_history ?? false,
+      versioning: {
+        enabled: cfg.temporal?.worker_versioning ?? true,
+        deploymentName: cfg.temporal?.deployment_name ?? 'spacebot',
+        ...buildIdFrom(env.SPACEBOT_BUILD_ID || cfg.temporal?.build_id),
+        setCurrentVersion: cfg.temporal?.set_current_version ?? true,
+      },
     },
     database: { url: env.DATABASE_URL || cfg.database?.url || undefined, poolSize: cfg.database?.pool_size ?? 10 },
     heartbeats: resolveHeartbeats(cfg.heartbeats, cfg.heartbeat_defaults, agents.map((a) => a.id), (message) => {

@@ -127,6 +127,17 @@ export const configFileSchema = z
         dev_ui_port: z.number().int().min(1).max(65_535).optional(),
         /** Encrypt payloads (user text, tool output) in Temporal history with the master key (docs/security.md#history-at-rest). */
         encrypt_history: z.boolean().optional(),
+        /** Worker Versioning (docs/runs.md#versioned-deploys): workers join a Worker Deployment under a build id. */
+        worker_versioning: z.boolean().optional(),
+        /** The Worker Deployment's name; Temporal joins it to the build id with a dot, so it holds none. */
+        deployment_name: z
+          .string()
+          .regex(/^[A-Za-z0-9_-]{1,100}$/, 'letters, digits, "_" and "-" (no dots), at most 100')
+          .optional(),
+        /** This build's id (default: package version + a hash of the workflow code); SPACEBOT_BUILD_ID overrides. */
+        build_id: z.string().optional(),
+        /** A worker starting with a build that was never current makes it current (default true). */
+        set_current_version: z.boolean().optional(),
       })
       .strict()
       .optional(),

@@ -160,7 +160,7 @@ export interface SpacebotConfig {
   dataDir: string;
   server: { port: number; host: string; bodyLimitBytes: number; apiToken?: string; temporalUiUrl?: string; limits: ApiLimits };
   /** `encryptHistory`: payloads in Temporal history are AES-GCM encrypted (lib/temporal/payload-codec.ts). */
-  temporal: { address?: string; namespace: string; taskQueue: string; devServerPort: number; devUiPort: number; encryptHistory: boolean };
+  temporal: { address?: string; namespace: string; taskQueue: string; devServerPort: number; devUiPort: number; encryptHistory: boolean; versioning: VersioningConfig };
   database: { url?: string; poolSize: number };
   /** `[[heartbeats]]` and `[heartbeat_defaults]`: see docs/heartbeats.md. */
   heartbeats: HeartbeatsConfig;
@@ -195,4 +195,14 @@ export interface SpacebotConfig {
 
 export function formatModelRef(ref: ModelRef): string {
   return `${ref.provider}/${ref.model}`;
+}
+
+/** `[temporal]` Worker Versioning settings (lib/temporal/worker-versioning.ts, docs/runs.md#versioned-deploys). */
+export interface VersioningConfig {
+  enabled: boolean;
+  deploymentName: string;
+  /** Configured (SPACEBOT_BUILD_ID or `build_id`); absent: derived from the package version and the workflow code. */
+  buildId?: string;
+  /** A worker whose build was never current makes it current once it polls. */
+  setCurrentVersion: boolean;
 }

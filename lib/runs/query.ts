@@ -48,6 +48,8 @@ export interface RunFilters {
   status?: RunStatus;
   /** Only runs started after this instant. */
   startedAfter?: Date;
+  /** Only runs still running (whenever they started) or closed after this instant: what a deploy meets. */
+  runningOrClosedAfter?: Date;
 }
 
 /** The query for `client.workflow.list`; an empty string lists everything in the namespace. */
@@ -58,6 +60,9 @@ export function buildRunsQuery(filters: RunFilters): string {
   if (filters.type !== undefined) clauses.push(`(${PROCESS.name} = ${quote(filters.type)} OR WorkflowType = ${quote(filters.type)})`);
   if (filters.status !== undefined) clauses.push(`ExecutionStatus = ${quote(RUN_STATUSES[filters.status])}`);
   if (filters.startedAfter !== undefined) clauses.push(`StartTime > ${quote(filters.startedAfter.toISOString())}`);
+  if (filters.runningOrClosedAfter !== undefined) {
+    clauses.push(`(ExecutionStatus = ${quote(RUN_STATUSES.running)} OR CloseTime > ${quote(filters.runningOrClosedAfter.toISOString())})`);
+  }
   return clauses.join(' AND ');
 }
 

@@ -13,12 +13,14 @@ export function runKey(workflowId: string, runId: string): string {
 }
 
 /**
- * Every Spacebot run (one carrying our search attributes) started after `since`, oldest first.
- * Other workflows sharing the namespace are left out.
+ * The Spacebot runs (ones carrying our search attributes) a deploy has to be checked against: every
+ * running one, however long ago it started (an idle conversation's run can be months old, and it is
+ * exactly the one a new build will continue), and those closed after `since`. Oldest first; other
+ * workflows sharing the namespace are left out.
  */
 export async function findRunsToReplay(client: Client, since: Date): Promise<RunRef[]> {
   const runs: RunRef[] = [];
-  for await (const info of client.workflow.list({ query: buildRunsQuery({ startedAfter: since }) })) {
+  for await (const info of client.workflow.list({ query: buildRunsQuery({ runningOrClosedAfter: since }) })) {
     const ours = info.typedSearchAttributes.get(PROCESS) !== undefined || info.typedSearchAttributes.get(AGENT) !== undefined;
     if (ours) runs.push({ workflowId: info.workflowId, runId: info.runId });
   }

@@ -21,6 +21,7 @@ import { spacebotDataConverter } from '../temporal/data-converter.js';
 import { openStreamBus } from '../streaming/open-bus.js';
 import { openTemporal } from './temporal-runtime.js';
 import { createSpacebotWorker } from './worker.js';
+import { deploymentVersion, promoteBuild } from '../temporal/worker-versioning.js';
 import { IngestWatcher } from '../ingest/watcher.js';
 import { installTemporalRuntime } from '../temporal/runtime-logger.js';
 import { Gateway } from '../gateway/gateway.js';
@@ -127,7 +128,9 @@ export async function startSpacebot(config: SpacebotConfig, logger: Logger, role
         if (w.getState() === 'RUNNING') w.shutdown();
         await running.catch(() => undefined);
       });
-      logger.info({ taskQueue: config.temporal.taskQueue }, 'Temporal worker running');
+      // With Worker Versioning no task reaches a build until it is current: a new build becomes current here.
+      await promoteBuild({ service: temporal.client.workflowService, namespace: temporal.namespace, config: config.temporal.versioning, logger });
+      logger.info({ taskQueue: config.temporal.taskQueue, version: deploymentVersion(config.temporal.versioning) }, 'Temporal worker running');
       // One cortex workflow per agent maintains its memory ([cortex] enabled = false: none, running ones stop).
       await ensureCortexWorkflows(temporal.client, config, { logger });
       if (roles.watchIngest ?? true) {

@@ -8,6 +8,7 @@ import { installTemporalRuntime } from '../temporal/runtime-logger.js';
 import { AesGcmPayloadCodec } from '../temporal/payload-codec.js';
 import { PAYLOAD_KEY_ENV, PayloadKeyFormatError, payloadKeysFromEnv } from '../temporal/payload-key.js';
 import { createToolsWorker } from './tools-worker.js';
+import { promoteBuild } from '../temporal/worker-versioning.js';
 import { secretsInToolsService } from './tools-service-secrets.js';
 
 /** Refused start of the tools service: a secret is within reach of the commands it would run. */
@@ -50,6 +51,8 @@ export async function startToolsService(config: SpacebotConfig, logger: Logger, 
     const worker = await createToolsWorker({ connection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, config: here, logger, dataConverter });
     const running = worker.run();
     running.catch((err: unknown) => logger.error({ err }, 'tools worker stopped with an error'));
+    // Deployed after the workers of its build, it is the one that completes the build's task queues.
+    await promoteBuild({ service: connection.workflowService, namespace: config.temporal.namespace, config: config.temporal.versioning, logger });
     logger.info({ taskQueue: config.temporal.taskQueue, sandbox: config.tools.sandbox, encryptHistory: config.temporal.encryptHistory }, 'tools service running');
     return {
       worker,

@@ -2,6 +2,7 @@ import type { DataConverter } from '@temporalio/common';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import { makeRunWorkspaceTool, type WorkspaceToolDeps } from '../../activities/run-workspace-tool.js';
 import { toolsTaskQueueFor } from '../../workflows/channel-settings.js';
+import { workerDeploymentOptions } from '../temporal/worker-versioning.js';
 
 export interface ToolsWorkerOptions extends WorkspaceToolDeps {
   connection: NativeConnection;
@@ -31,6 +32,8 @@ export async function createToolsWorker(options: ToolsWorkerOptions): Promise<Wo
     taskQueue: toolsTaskQueueFor(options.taskQueue),
     ...(options.identity ? { identity: options.identity } : {}),
     ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
+    // The same deployment and build as the workflow Workers: a workflow's tool activities go to its build.
+    ...workerDeploymentOptions(options.config.temporal.versioning),
     activities: { ...options.extraActivities, runWorkspaceTool },
   });
 }

@@ -4,6 +4,7 @@ import type { DataConverter } from '@temporalio/common';
 import { Worker, type NativeConnection, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities/index.js';
 import { createToolsWorker } from './tools-worker.js';
+import { workerDeploymentOptions } from '../temporal/worker-versioning.js';
 
 const HERE = path.dirname(new URL(import.meta.url).pathname);
 
@@ -76,7 +77,8 @@ export class SpacebotWorker {
 
 export async function createSpacebotWorker(options: WorkerOptions): Promise<SpacebotWorker> {
   const activities = createActivities(options.deps);
-  const common = { connection: options.connection, namespace: options.namespace, ...(options.identity ? { identity: options.identity } : {}), ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}) };
+  // Every Worker of the process joins the Worker Deployment under this build (docs/runs.md#versioned-deploys).
+  const common = { connection: options.connection, namespace: options.namespace, ...(options.identity ? { identity: options.identity } : {}), ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}), ...workerDeploymentOptions(options.deps.config.temporal.versioning) };
   const main = await Worker.create({
     ...common,
     taskQueue: options.taskQueue,

@@ -17,6 +17,7 @@ import { createLogger, type Logger } from '../../lib/logger.js';
 import { leakGuardOf } from '../../lib/security/leak-guard.js';
 import { openDatabase, type DatabaseRuntime } from '../../lib/runtime/database-runtime.js';
 import { createSpacebotWorker } from '../../lib/runtime/worker.js';
+import { promoteBuild } from '../../lib/temporal/worker-versioning.js';
 import { startFakeLlm, type FakeLlm } from '../fake-llm/server.js';
 import { startTestTemporal, testWorkflowBundle } from './temporal-env.js';
 import { Gateway } from '../../lib/gateway/gateway.js';
@@ -128,6 +129,8 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
         ...(options.pollTools === false ? { pollTools: false } : {}),
       });
       running = worker.run();
+      // As startSpacebot does: with Worker Versioning, tasks reach this build once it is current.
+      await promoteBuild({ service: env.client.workflowService, namespace: env.namespace ?? 'default', config: config.temporal.versioning, logger });
       harness.worker = worker;
       return worker;
     },

@@ -8,15 +8,18 @@ export interface WorkerProcess {
   child: ChildProcess;
   /** Resolves when the worker logged that it is polling. */
   ready: Promise<void>;
+  /** Everything it has written to stdout and stderr so far (pino JSON lines at LOG_LEVEL info). */
+  output(): string;
   /** SIGKILL: the process gets no chance to finish anything, as in a crash. */
   kill(): Promise<void>;
 }
 
 /**
  * Runs the real worker entry point (workers/worker.ts) in its own process against the harness's
- * Temporal server, database and fake LLM, so a test can crash it at any moment.
+ * Temporal server, database and fake LLM, so a test can crash it at any moment. `ready` resolves
+ * once it polls (and, with Worker Versioning, once its build is current if it is a new one).
  */
-export function startWorkerProcess(h: Harness): WorkerProcess {
+export function startWorkerProcess(h: Harness, extraEnv: Record<string, string> = {}): WorkerProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers/worker.ts')], {
     cwd: ROOT,
     env: {
@@ -31,6 +34,8 @@ export function startWorkerProcess(h: Harness): WorkerProcess {
       OPENAI_API_KEY: 'sk-test-openai-123456',
       OPENAI_BASE_URL: `${h.fake.url}/v1`,
       LOG_LEVEL: 'info',
+      // e.g. SPACEBOT_BUILD_ID: a process of another build.
+      ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -47,6 +52,7 @@ export function startWorkerProcess(h: Harness): WorkerProcess {
   return {
     child,
     ready,
+    output: () => output,
     kill: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();
