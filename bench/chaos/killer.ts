@@ -3,8 +3,9 @@ import type { Role, Topology } from './topology.js';
 
 /**
  * The chaos schedule: `kills` kill -9s of API, worker and gateway processes spread over `durationMs`
- * (the first ones cover every role present, in random order; later ones pick a random process), each
- * victim started again 0.5–3 s later; plus, when asked, one Temporal server restart at about a third
+ * (the first ones cover every role present, in random order; later ones pick a random process of a
+ * random role; only processes that serve are victims, never one still starting), each victim started
+ * again 0.5–3 s later; plus, when asked, one Temporal server restart at about a third
  * of the run and one PostgreSQL restart at about two thirds. Events run one after another, so the
  * schedule is bounded by its duration plus the last restart.
  */
@@ -58,7 +59,13 @@ export async function runChaosSchedule(opts: KillerOptions, stopped: () => boole
     const began = Date.now();
     let what: string;
     if (step.action === 'kill') {
-      const names = byRole.get(step.role)!;
+      // Only a process that serves is a victim: killing one still starting would test nothing new.
+      const ready = byRole.get(step.role)!.filter((n) => topology.isReady(n));
+      const names = ready.length ? ready : [...topology.processes.keys()].filter((n) => topology.isReady(n));
+      if (names.length === 0) {
+        log(`chaos: ${((Date.now() - start) / 1000).toFixed(1)} s no process serves right now; kill skipped`);
+        continue;
+      }
       const name = names[Math.floor(random() * names.length)]!;
       const pid = topology.processes.get(name)!.proc.pid;
       await topology.kill9(name, 500 + random() * 2_500);

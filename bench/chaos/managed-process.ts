@@ -33,6 +33,8 @@ export class ManagedProcess {
   child: ChildProcess | undefined;
   /** Starts of this process, the first included. */
   starts = 0;
+  /** Printed its ready text and has not exited since. */
+  ready = false;
   #log: WriteStream;
   #expectingExit = false;
   #exited: Promise<void> = Promise.resolve();
@@ -56,6 +58,7 @@ export class ManagedProcess {
   start(readyTimeoutMs = READY_TIMEOUT_MS): Promise<void> {
     if (this.running()) throw new Error(`${this.spec.name} is already running (pid ${this.pid})`);
     this.starts++;
+    this.ready = false;
     this.#expectingExit = false;
     this.#log.write(`\n=== start ${this.starts} at ${new Date().toISOString()} ===\n`);
     const child = spawn(this.spec.command, this.spec.args, { cwd: this.spec.cwd, env: this.spec.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -73,6 +76,7 @@ export class ManagedProcess {
         seen = (seen + chunk.toString()).slice(-4_000);
         if (seen.includes(this.spec.readyText)) {
           seen = 'ready';
+          this.ready = true;
           markReady();
         }
       }
@@ -82,6 +86,7 @@ export class ManagedProcess {
     this.#exited = new Promise<void>((resolve) => {
       child.once('exit', (code, signal) => {
         const expected = this.#expectingExit;
+        this.ready = false;
         this.#log.write(`=== exit code=${code} signal=${signal} expected=${expected} at ${new Date().toISOString()} ===\n`);
         markFailed(new Error(`${this.spec.name} exited (code ${code}, signal ${signal}) before it was ready; see ${this.spec.logFile}`));
         resolve();

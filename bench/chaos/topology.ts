@@ -54,6 +54,8 @@ export interface Topology {
   unexpectedExits: ExitEvent[];
   /** kill -9 of one process's group; it is started again after `restartAfterMs`. */
   kill9(name: string, restartAfterMs: number): Promise<void>;
+  /** Up and serving: started, printed its ready line, not being restarted. */
+  isReady(name: string): boolean;
   /** Resolves once the named process runs again (starting it if needed, retrying while it fails). */
   ensureRunning(name: string): Promise<void>;
   /** The Temporal server killed (SIGKILL) and started again on the same ports and SQLite file. */
@@ -91,7 +93,7 @@ export async function startTopology(opts: TopologyOptions): Promise<Topology> {
 
     const cli = await findTemporalCli();
     if (!cli) throw new Error(missingCliMessage());
-    const temporalLogger = createLogger('spacebot-chaos', process.env.LOG_LEVEL ?? 'error');
+    const temporalLogger = createLogger('spacebot-chaos', process.env.CHAOS_TEMPORAL_LOG_LEVEL ?? 'silent');
     const devOptions = { cliPath: cli.path, dataDir: path.join(runDir, 'temporal'), port: temporalPort, uiPort, namespace: 'default', logger: temporalLogger };
     let dev: DevServer = await startDevServer(devOptions);
     cleanups.push(() => dev.stop());
@@ -242,6 +244,7 @@ export async function startTopology(opts: TopologyOptions): Promise<Topology> {
           .catch((err: unknown) => log(`chaos: ${(err as Error).message}`));
       },
       ensureRunning,
+      isReady: (name) => (processes.get(name)?.proc.ready ?? false) && !restarting.has(name),
       async restartTemporal() {
         try {
           process.kill(dev.pid, 'SIGKILL');
