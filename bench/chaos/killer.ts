@@ -3,11 +3,10 @@ import type { Role, Topology } from './topology.js';
 
 /**
  * The chaos schedule: `kills` kill -9s of API, worker and gateway processes spread over `durationMs`
- * (the first ones cover every role present, in random order; later ones pick a random process of a
- * random role; only processes that serve are victims, never one still starting), each victim started
- * again 0.5–3 s later; plus, when asked, one Temporal server restart at about a third
- * of the run and one PostgreSQL restart at about two thirds. Events run one after another, so the
- * schedule is bounded by its duration plus the last restart.
+ * (the first ones cover every role present, in random order; later ones a random role; `victims`
+ * says who may be killed), each victim started again 0.5–3 s later; plus, when asked, one Temporal
+ * server restart at about a third of the run and one PostgreSQL restart at about two thirds. Events run one after another, so
+ * the schedule is bounded by its duration plus the last restart.
  */
 export interface KillerOptions {
   topology: Topology;
@@ -43,6 +42,21 @@ export function planChaos(opts: Pick<KillerOptions, 'kills' | 'durationMs' | 'te
   return plan.sort((a, b) => a.at - b.at);
 }
 
+/**
+ * Who may be killed now: a process that serves (killing one still starting would test nothing new)
+ * and, where the role has several, not its last serving one, so kills alone never stop a role for the
+ * whole ~minute a restart takes on a loaded machine. The planned role first, else any role.
+ */
+function victims(topology: Topology, byRole: Map<Role, string[]>, planned: Role): string[] {
+  const allowed = (role: Role) => {
+    const names = byRole.get(role) ?? [];
+    const ready = names.filter((n) => topology.isReady(n));
+    return names.length > 1 && ready.length < 2 ? [] : ready;
+  };
+  const first = allowed(planned);
+  return first.length ? first : [...byRole.keys()].flatMap(allowed);
+}
+
 export async function runChaosSchedule(opts: KillerOptions, stopped: () => boolean): Promise<ChaosEvent[]> {
   const { topology, random, log } = opts;
   const byRole = new Map<Role, string[]>();
@@ -59,9 +73,7 @@ export async function runChaosSchedule(opts: KillerOptions, stopped: () => boole
     const began = Date.now();
     let what: string;
     if (step.action === 'kill') {
-      // Only a process that serves is a victim: killing one still starting would test nothing new.
-      const ready = byRole.get(step.role)!.filter((n) => topology.isReady(n));
-      const names = ready.length ? ready : [...topology.processes.keys()].filter((n) => topology.isReady(n));
+      const names = victims(topology, byRole, step.role);
       if (names.length === 0) {
         log(`chaos: ${((Date.now() - start) / 1000).toFixed(1)} s no process serves right now; kill skipped`);
         continue;

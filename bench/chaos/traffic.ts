@@ -10,7 +10,8 @@ import { AGENT } from './topology.js';
  * random API process, retrying (same messageId, so the channel deduplicates) until one accepts. Replies
  * are collected from the fake's sent messages and from the API transcripts.
  */
-const API_ATTEMPT_TIMEOUT_MS = 10_000;
+// A client that waits this long for an answer from a loaded API before trying again (same messageId).
+const API_ATTEMPT_TIMEOUT_MS = 30_000;
 const API_RETRY_MS = 500;
 const TELEGRAM_CHAT_BASE = 7_000_000;
 
