@@ -58,8 +58,9 @@ export async function startPrivatePostgres(dir: string, port: number): Promise<P
     '-c', 'listen_addresses=127.0.0.1',
     '-c', 'max_connections=300',
     // Crashes here are process crashes, not power cuts: the page cache survives, so fsync buys nothing.
+    // synchronous_commit stays on: with it off, a commit already acknowledged can be lost by the
+    // immediate shutdown of the restart (the WAL still in shared memory), a loss the harness would cause.
     '-c', 'fsync=off',
-    '-c', 'synchronous_commit=off',
   ]);
   const proc = new ManagedProcess({
     name: 'postgres',
