@@ -154,7 +154,11 @@ describe('Telegram through the gateway, the worker and Temporal', () => {
     // Temporal's own first retry would come after 1 s; the platform asked for 2.
     expect(attempts[1]!.at - attempts[0]!.at).toBeGreaterThanOrEqual(1900);
     expect(sentTo(chat.id)).toHaveLength(1);
-    const delivery = await h.database.db.selectFrom('deliveries').selectAll().where('channel_id', '=', 'channel:main:telegram:777').executeTakeFirstOrThrow();
+    // The row is marked delivered just after the post reached the platform: wait for that write.
+    const delivery = await eventually(async () => {
+      const row = await h.database.db.selectFrom('deliveries').selectAll().where('channel_id', '=', 'channel:main:telegram:777').executeTakeFirstOrThrow();
+      return row.status === 'pending' ? undefined : row;
+    }, 30_000, 'the delivery row to settle');
     expect(delivery).toMatchObject({ status: 'delivered', attempts: 2 });
   });
 
