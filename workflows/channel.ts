@@ -20,6 +20,7 @@ import type { ChannelActivities, CompactionActivities, ContextEntryInput, ModelS
 import { LLM_FAILURE_TYPE_PREFIX } from '../activities/contract.js';
 import { LLM_OPTIONS, STORAGE_OPTIONS, TOOL_OPTIONS } from './activity-options.js';
 import { BoundedSet } from './bounded-set.js';
+import { proxyActivitiesOn } from './queued-activities.js';
 import { channelSettings } from './channel-settings.js';
 import { childId, startBranch, startCompactor, startWorker } from './children.js';
 import { compactionAction } from './compaction-policy.js';
@@ -62,9 +63,9 @@ const localStorage = proxyLocalActivities<ChannelActivities & CompactionActiviti
 
 // Deliveries to a chat platform may wait out rate limits and outages: regular activities, visible
 // and retried by the server. The webhook platform's delivery is a database write, so it runs locally.
-const platformDelivery = proxyActivities<ChannelActivities>(STORAGE_OPTIONS);
+const platformDelivery = proxyActivitiesOn<ChannelActivities>('delivery', STORAGE_OPTIONS);
 
-const llm = proxyActivities<ChannelActivities>(LLM_OPTIONS);
+const llm = proxyActivitiesOn<ChannelActivities>('llm', LLM_OPTIONS);
 const tools = proxyActivities<ChannelActivities>(TOOL_OPTIONS);
 
 /** Tools the workflow carries out itself when their arguments are well formed. */

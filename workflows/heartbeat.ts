@@ -11,6 +11,7 @@ import {
 import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/common';
 import type { ChannelActivities, HeartbeatActivities } from '../activities/contract.js';
 import { LLM_OPTIONS, STORAGE_OPTIONS, TOOL_OPTIONS } from './activity-options.js';
+import { proxyActivitiesOn } from './queued-activities.js';
 import { channelWorkflowId } from './channel-contract.js';
 import { endsTurn, replyTextOf } from './turn-tools.js';
 import {
@@ -43,10 +44,10 @@ const SCHEDULED_START = defineSearchAttributeKey('TemporalScheduledStartTime', S
 
 const storage = proxyLocalActivities<ChannelActivities & HeartbeatActivities>(STORAGE_OPTIONS);
 // The same limits as a channel's LLM calls and tools.
-const llm = proxyActivities<ChannelActivities>(LLM_OPTIONS);
+const llm = proxyActivitiesOn<ChannelActivities>('llm', LLM_OPTIONS);
 const tools = proxyActivities<ChannelActivities>(TOOL_OPTIONS);
 // A delivery (e.g. a webhook POST) is retried a few times by Temporal; if it still fails, the run fails.
-const delivery = proxyActivities<HeartbeatActivities>({
+const delivery = proxyActivitiesOn<HeartbeatActivities>('delivery', {
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 3 },
 });

@@ -32,5 +32,8 @@ export async function createToolsWorker(options: ToolsWorkerOptions): Promise<Wo
     ...(options.identity ? { identity: options.identity } : {}),
     ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
     activities: { ...options.extraActivities, runWorkspaceTool },
+    // `[worker]`: a stopping service lets running commands finish; its slots bound commands at once.
+    maxConcurrentActivityTaskExecutions: options.config.worker.activitySlots.tools,
+    shutdownGraceTime: options.config.worker.shutdownGraceMs,
   });
 }
