@@ -1,0 +1,68 @@
+import type { ScriptStep, NeutralRequest } from '../fake-llm/script.js';
+import type { Harness } from './harness.js';
+import type { WorkerProcess } from './worker-process.js';
+
+/**
+ * The failover scenario shared by test/integration/failover.test.ts (is every message answered?) and
+ * bench/failover.ts (how fast?): conversations spread over two worker processes, one killed -9, and a
+ * message to each conversation.
+ */
+
+/** A message's text: one token, so the fake model can find it among whatever else a request holds. */
+export const messageText = (conversation: string, label: string) => `msg:${conversation}:${label}`;
+
+/** The fake model answers with the newest message token it sees, so a reply names the message it answers. */
+export function echoScript(req: NeutralRequest): ScriptStep {
+  const tokens = req.messages.filter((m) => m.role === 'user').flatMap((m) => m.text?.match(/msg:[\w:.-]+/g) ?? []);
+  return { toolCalls: [{ name: 'reply', input: { text: `answered: ${tokens[tokens.length - 1] ?? '(no message)'}` } }] };
+}
+
+export interface Answer {
+  conversation: string;
+  text: string;
+  status: number;
+  replies: string[];
+  /** POST to response. */
+  ms: number;
+}
+
+export const conversationPath = (c: string) => `/v1/agents/main/conversations/${c}/messages`;
+export const conversationWorkflowId = (c: string) => `channel:main:webhook:${c}`;
+
+/** One message to each conversation, all at once, each waiting up to `waitMs` for its reply. */
+export function sendToEach(h: Harness, conversations: readonly string[], label: string, waitMs: number): Promise<Answer[]> {
+  return Promise.all(
+    conversations.map(async (conversation) => {
+      const text = messageText(conversation, label);
+      const started = performance.now();
+      const res = await h.request('POST', conversationPath(conversation), { text, wait: waitMs });
+      const replies = ((res.body.replies as { text: string }[] | undefined) ?? []).map((r) => r.text);
+      return { conversation, text, status: res.status, replies, ms: performance.now() - started };
+    }),
+  );
+}
+
+/** Whether the answer is exactly the reply to its own message. */
+export const answered = (a: Answer) => a.status === 200 && a.replies.length === 1 && a.replies[0] === `answered: ${a.text}`;
+
+/**
+ * The identity of the worker that completed the conversation's last workflow task: the worker that
+ * has it cached, on whose sticky queue its next workflow task is put first.
+ */
+export async function stickyWorkerOf(h: Harness, conversation: string): Promise<string | undefined> {
+  const history = await h.env.client.workflow.getHandle(conversationWorkflowId(conversation)).fetchHistory();
+  const completed = (history.events ?? []).filter((e) => e.workflowTaskCompletedEventAttributes);
+  return completed[completed.length - 1]?.workflowTaskCompletedEventAttributes?.identity ?? undefined;
+}
+
+/** The SDK's default worker identity: `<pid>@<host>`. */
+export const identityOf = (w: WorkerProcess) => `${w.child.pid}@`;
+
+/** The worker process that holds the most of the conversations in its cache, and those conversations. */
+export async function busiestWorker(h: Harness, workers: readonly WorkerProcess[], conversations: readonly string[]): Promise<{ worker: WorkerProcess; sticky: string[] }> {
+  const owners = await Promise.all(conversations.map(async (c) => ({ c, identity: await stickyWorkerOf(h, c) })));
+  const ranked = workers
+    .map((worker) => ({ worker, sticky: owners.filter((o) => o.identity?.startsWith(identityOf(worker))).map((o) => o.c) }))
+    .sort((a, b) => b.sticky.length - a.sticky.length);
+  return ranked[0]!;
+}
