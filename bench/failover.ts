@@ -15,7 +15,7 @@
  * Knobs (environment): BENCH_ROUNDS (3), BENCH_CONVERSATIONS (10), BENCH_WAIT_S (60), LOG_LEVEL.
  */
 import { percentile } from './percentile.js';
-import { answered, busiestWorker, echoScript, sendToEach, type Answer } from '../test/helpers/failover.js';
+import { answered, busiestWorker, echoScript, sendToEach, warm, type Answer } from '../test/helpers/failover.js';
 import { createHarness } from '../test/helpers/harness.js';
 import { startWorkerProcess, type WorkerProcess } from '../test/helpers/worker-process.js';
 
@@ -53,7 +53,7 @@ try {
       await w.ready;
     }
     const live = workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
-    for (const warm of [1, 2]) await sendToEach(h, conversations, `round-${r}-warm-${warm}`, settings.waitMs);
+    for (const round of [1, 2]) await warm(h, conversations, `round-${r}-warm-${round}`);
     const baseline = await sendToEach(h, conversations, `round-${r}-baseline`, settings.waitMs);
     const { worker: victim, sticky } = await busiestWorker(h, live, conversations);
     await victim.kill();

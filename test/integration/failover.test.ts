@@ -1,5 +1,5 @@
 import { createHarness, type Harness } from '../helpers/harness.js';
-import { answered, busiestWorker, echoScript, identityOf, sendToEach, stickyWorkerOf } from '../helpers/failover.js';
+import { answered, busiestWorker, echoScript, identityOf, sendToEach, stickyWorkerOf, warm } from '../helpers/failover.js';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.js';
 
 /**
@@ -28,10 +28,7 @@ test('after kill -9 of one of two worker processes, new messages on every conver
   await Promise.all(workers.map((w) => w.ready));
 
   // Warm: every conversation has a run cached on one of the workers.
-  for (const round of [1, 2]) {
-    const warm = await sendToEach(h, CONVERSATIONS, `warm-${round}`, 60_000);
-    expect(warm.filter((a) => !answered(a))).toEqual([]);
-  }
+  for (const round of [1, 2]) expect(await warm(h, CONVERSATIONS, `warm-${round}`)).toEqual([]);
   const { worker: victim, sticky } = await busiestWorker(h, workers, CONVERSATIONS);
   expect(sticky.length).toBeGreaterThan(0);
   await victim.kill();
