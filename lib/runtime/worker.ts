@@ -120,10 +120,7 @@ export async function createSpacebotWorker(options: WorkerOptions): Promise<Spac
   // runTool stays on the tools queue for workers whose histories predate runWorkspaceTool.
   // Its slots and shutdown grace come from the same `[worker]` section (lib/runtime/tools-worker.ts).
   queues.tools = await createToolsWorker({
-    connection: common.connection,
-    namespace: common.namespace,
-    ...(options.identity ? { identity: options.identity } : {}),
-    ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
+    ...common,
     taskQueue: options.taskQueue,
     config: options.deps.config,
     logger: options.deps.logger,
