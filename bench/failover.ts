@@ -59,6 +59,7 @@ try {
     await victim.kill();
     const failover = await sendToEach(h, conversations, `round-${r}-failover`, settings.waitMs);
     rounds.push({ baseline, failover, stickyToVictim: sticky.length });
+    for (const a of [...baseline, ...failover].filter((x) => !answered(x))) out(`  lost: ${a.text} -> HTTP ${a.status}, ${a.replies.length} replies after ${seconds(a.ms)}`);
     out(
       `round ${r}: ${sticky.length}/${conversations.length} conversations cached on the killed worker; worst answer ${seconds(worst(baseline))} baseline, ${seconds(worst(failover))} after the kill; lost ${lost(baseline)} / ${lost(failover)}`,
     );
