@@ -1,12 +1,13 @@
 import { ApplicationFailure, isCancellation, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { ChannelActivities, ContextEntryInput, ToolCall } from '../activities/contract.js';
 import { LLM_OPTIONS, STORAGE_OPTIONS, TOOL_OPTIONS } from './activity-options.js';
+import { proxyActivitiesOn } from './queued-activities.js';
 import type { BranchInput, ProcessResult } from './process-contract.js';
 import { failureText, reportFinished } from './process-reporting.js';
 import { ToolLoopGuard } from './tool-loop-guard.js';
 
 const storage = proxyLocalActivities<ChannelActivities>(STORAGE_OPTIONS);
-const llm = proxyActivities<ChannelActivities>(LLM_OPTIONS);
+const llm = proxyActivitiesOn<ChannelActivities>('llm', LLM_OPTIONS);
 const tools = proxyActivities<ChannelActivities>(TOOL_OPTIONS);
 
 /**

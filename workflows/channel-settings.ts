@@ -1,4 +1,5 @@
 import { DEFAULT_QUEUE_MODE, type ChannelSettings } from './channel-contract.js';
+import { activityTaskQueue } from './task-queues.js';
 
 /** Defaults for a channel's settings: what the issue asks for, and what older channels run with. */
 export const DEFAULT_CHANNEL_SETTINGS: Omit<ChannelSettings, 'toolsTaskQueue'> = {
@@ -16,7 +17,7 @@ export const DEFAULT_CHANNEL_SETTINGS: Omit<ChannelSettings, 'toolsTaskQueue'> =
 
 /** Worker tool activities run on a task queue of their own beside the channel's. */
 export function toolsTaskQueueFor(taskQueue: string): string {
-  return `${taskQueue}-tools`;
+  return activityTaskQueue(taskQueue, 'tools');
 }
 
 /**

@@ -23,6 +23,7 @@ import { DELIVERY_OPTIONS, LLM_OPTIONS, STORAGE_OPTIONS, TOOL_OPTIONS } from './
 import { BoundedSet } from './bounded-set.js';
 import { carriedProcesses } from './carried-processes.js';
 import { startWithFreeId } from './child-start.js';
+import { proxyActivitiesOn } from './queued-activities.js';
 import { channelSettings } from './channel-settings.js';
 import { needsRecovery, recoverChannel } from './channel-recovery.js';
 import { childId, startBranch, startCompactor, startWorker } from './children.js';
@@ -75,9 +76,9 @@ const localStorage = proxyLocalActivities<ChannelActivities & CompactionActiviti
 
 // Deliveries to a chat platform may wait out rate limits and outages: regular activities, visible
 // and retried by the server. The webhook platform's delivery is a database write, so it runs locally.
-const platformDelivery = proxyActivities<ChannelActivities>(DELIVERY_OPTIONS);
+const platformDelivery = proxyActivitiesOn<ChannelActivities>('delivery', DELIVERY_OPTIONS);
 
-const llm = proxyActivities<ChannelActivities>(LLM_OPTIONS);
+const llm = proxyActivitiesOn<ChannelActivities>('llm', LLM_OPTIONS);
 const tools = proxyActivities<ChannelActivities>(TOOL_OPTIONS);
 
 /** Tools the workflow carries out itself when their arguments are well formed. */

@@ -1,6 +1,7 @@
-import { log, proxyActivities } from '@temporalio/workflow';
+import { log } from '@temporalio/workflow';
 import type { CompactionActivities, CompactorInput, CompactorResult } from '../activities/contract.js';
 import { LLM_OPTIONS, STORAGE_OPTIONS } from './activity-options.js';
+import { proxyActivitiesOn } from './queued-activities.js';
 
 /**
  * The compactor: a child workflow of a channel that replaces the channel's oldest context turns with a
@@ -17,8 +18,9 @@ import { LLM_OPTIONS, STORAGE_OPTIONS } from './activity-options.js';
  * Storage steps are ordinary activities (not local ones) so each shows in the Temporal UI.
  */
 
-const storage = proxyActivities<CompactionActivities>(STORAGE_OPTIONS);
-const llm = proxyActivities<CompactionActivities>(LLM_OPTIONS);
+// Background work: compaction never takes the slots of a chat reply's LLM call.
+const storage = proxyActivitiesOn<CompactionActivities>('background', STORAGE_OPTIONS);
+const llm = proxyActivitiesOn<CompactionActivities>('background', LLM_OPTIONS);
 
 /** A stable id per channel: one compactor at a time (start it with WorkflowIdReusePolicy ALLOW_DUPLICATE). */
 export function compactorWorkflowId(channelId: string): string {

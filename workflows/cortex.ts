@@ -1,5 +1,6 @@
-import { ActivityFailure, allHandlersFinished, condition, continueAsNew, log, proxyActivities, setHandler, upsertMemo, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, allHandlersFinished, condition, continueAsNew, log, setHandler, upsertMemo, workflowInfo } from '@temporalio/workflow';
 import type { CortexActivities, CortexStepInput } from '../activities/contract.js';
+import { proxyActivitiesOn } from './queued-activities.js';
 import {
   CORTEX_MEMO_KEY,
   DEFAULT_CORTEX_PASSES_PER_RUN,
@@ -32,7 +33,7 @@ import {
  */
 
 // Short retries: a step that keeps failing should count against the breaker soon, not hang the pass.
-const cortex = proxyActivities<CortexActivities>({
+const cortex = proxyActivitiesOn<CortexActivities>('background', {
   startToCloseTimeout: '5 minutes',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 3 },
 });

@@ -11,6 +11,7 @@ import {
 import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/common';
 import type { ChannelActivities, HeartbeatActivities } from '../activities/contract.js';
 import { DELIVERY_OPTIONS, LLM_OPTIONS, STORAGE_OPTIONS, TOOL_OPTIONS } from './activity-options.js';
+import { proxyActivitiesOn } from './queued-activities.js';
 import { channelWorkflowId } from './channel-contract.js';
 import { endsTurn, replyTextOf } from './turn-tools.js';
 import {
@@ -43,11 +44,11 @@ const SCHEDULED_START = defineSearchAttributeKey('TemporalScheduledStartTime', S
 
 const storage = proxyLocalActivities<ChannelActivities & HeartbeatActivities>(STORAGE_OPTIONS);
 // The same limits as a channel's LLM calls and tools.
-const llm = proxyActivities<ChannelActivities>(LLM_OPTIONS);
+const llm = proxyActivitiesOn<ChannelActivities>('llm', LLM_OPTIONS);
 const tools = proxyActivities<ChannelActivities>(TOOL_OPTIONS);
 // A delivery runs by the same outbox protocol and budget as a reply (a webhook POST with the same
 // retries); if it still fails, the run fails. The heartbeat's own timeout bounds it as well.
-const delivery = proxyActivities<HeartbeatActivities>(DELIVERY_OPTIONS);
+const delivery = proxyActivitiesOn<HeartbeatActivities>('delivery', DELIVERY_OPTIONS);
 
 export async function heartbeatWorkflow(input: HeartbeatWorkflowInput): Promise<HeartbeatRunResult> {
   const hb = input.definition;

@@ -1,6 +1,7 @@
-import { ActivityFailure, ApplicationFailure, continueAsNew, proxyActivities, proxyLocalActivities, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, continueAsNew, proxyLocalActivities, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { IngestionActivities } from '../activities/contract.js';
 import { LLM_OPTIONS, STORAGE_OPTIONS } from './activity-options.js';
+import { proxyActivitiesOn } from './queued-activities.js';
 import { CHUNKS_PER_RUN, ingestionProgressQuery, type IngestionInput, type IngestionProgress, type IngestionResult } from './ingestion-contract.js';
 
 /**
@@ -22,12 +23,13 @@ import { CHUNKS_PER_RUN, ingestionProgressQuery, type IngestionInput, type Inges
 
 const storage = proxyLocalActivities<IngestionActivities>(STORAGE_OPTIONS);
 // Reading and parsing a file: a few attempts; a refusal (unsupported file, missing file) is non-retryable.
-const files = proxyActivities<IngestionActivities>({
+const files = proxyActivitiesOn<IngestionActivities>('background', {
   startToCloseTimeout: '5 minutes',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
 });
-// Extraction is an LLM call loop: the same limits as a channel's LLM calls.
-const llm = proxyActivities<IngestionActivities>(LLM_OPTIONS);
+// Extraction is an LLM call loop: the same limits as a channel's LLM calls, on the background queue
+// so a big document never delays a chat reply.
+const llm = proxyActivitiesOn<IngestionActivities>('background', LLM_OPTIONS);
 
 export async function ingestionWorkflow(input: IngestionInput): Promise<IngestionResult> {
   const progress: IngestionProgress = input.resume ? { ...input.resume } : { phase: 'preparing', chunksDone: 0, chunksSkipped: 0, memoriesSaved: 0 };

@@ -11,6 +11,7 @@ import {
 } from '@temporalio/workflow';
 import type { ChannelActivities, ContextEntryInput, ToolCall, WorkspaceToolActivities } from '../activities/contract.js';
 import { LLM_OPTIONS, STORAGE_OPTIONS, TOOL_OPTIONS, WORKER_TOOL_OPTIONS } from './activity-options.js';
+import { proxyActivitiesOn } from './queued-activities.js';
 import { followUpSignal, processStatusQuery, type ProcessResult, type WorkerInput } from './process-contract.js';
 import { failureText, reportFinished, reportProgress } from './process-reporting.js';
 import { ToolLoopGuard } from './tool-loop-guard.js';
@@ -18,7 +19,7 @@ import { approvalGate, expireUnsettledApprovals } from './approval-gate.js';
 import { isWorkspaceTool } from './workspace-tools.js';
 
 const storage = proxyLocalActivities<ChannelActivities>(STORAGE_OPTIONS);
-const llm = proxyActivities<ChannelActivities>(LLM_OPTIONS);
+const llm = proxyActivitiesOn<ChannelActivities>('llm', LLM_OPTIONS);
 /** Worker tools that need the database (memory tools), on the main queue beside it. */
 const mainTools = proxyActivities<ChannelActivities>(TOOL_OPTIONS);
 

@@ -10,6 +10,7 @@ import { resolveApiLimits } from './api-limits.js';
 import { resolveBudgets, resolvePricing } from '../costs/config.js';
 import { resolveGatewayConfig } from '../gateway/config.js';
 import { resolveCortex } from '../cortex/config.js';
+import { resolveWorkerTuning } from '../runtime/worker-tuning.js';
 import { resolveMemory } from '../memory/embedders/config.js';
 import { resolveSandboxSettings } from '../sandbox/config.js';
 import { resolveAgentPolicy } from '../policy/config.js';
@@ -234,6 +235,7 @@ function resolveConfig(cfg: ConfigFile, env: NodeJS.ProcessEnv, cwd: string, fil
       maxOutputBytes: cfg.tools?.max_output_bytes ?? 51_200,
       service: toolsServiceFrom(env) ?? cfg.tools?.service ?? 'local',
     },
+    worker: resolveWorkerTuning(cfg.worker),
   };
 }
 

@@ -10,6 +10,7 @@ import { cortexSchema } from '../cortex/config.js';
 import { memorySchema } from '../memory/embedders/config.js';
 import { sandboxSchemaFields } from '../sandbox/config.js';
 import { agentPolicyShape } from '../policy/config.js';
+import { workerTuningSchema } from '../runtime/worker-tuning.js';
 
 /**
  * The shape of `spacebot.toml`. Every object is strict so a misspelt key stops start-up with its
@@ -181,6 +182,8 @@ export const configFileSchema = z
     ingest: ingestSchema.optional(),
     /** `[network]`: allow-list of the outbound URL guard and the workers' egress proxy (lib/net/config.ts, docs/security.md). */
     network: networkSchema.optional(),
+    /** `[worker]`: slots per task queue, shutdown grace, sticky-queue timeout (lib/runtime/worker-tuning.ts, docs/processes.md). */
+    worker: workerTuningSchema.optional(),
     /** `[tools]`: how workers' task tools run (lib/tools/workspace/). */
     tools: z
       .object({

@@ -4,6 +4,7 @@ import type { HeartbeatsConfig } from '../heartbeats/config.js';
 import type { ApiLimits } from './api-limits.js';
 import type { AdapterInstanceConfig, BindingConfig, GatewayConfig } from '../gateway/config.js';
 import type { CortexConfig } from '../cortex/config.js';
+import type { WorkerTuning } from '../runtime/worker-tuning.js';
 import type { MemoryConfig } from '../memory/embedders/config.js';
 import type { AgentPolicy } from '../policy/config.js';
 import type { IngestLimits } from '../ingest/limits.js';
@@ -191,6 +192,8 @@ export interface SpacebotConfig {
   memory: MemoryConfig;
   /** `[tools]`: sandboxing, shell timeout and output cap of the workers' task tools. */
   tools: ToolsConfig;
+  /** `[worker]`: slots per task queue, shutdown grace, sticky-queue timeout (docs/processes.md). */
+  worker: WorkerTuning;
 }
 
 export function formatModelRef(ref: ModelRef): string {

@@ -35,5 +35,8 @@ export async function createToolsWorker(options: ToolsWorkerOptions): Promise<Wo
     // The same deployment and build as the workflow Workers: a workflow's tool activities go to its build.
     ...workerDeploymentOptions(options.config.temporal.versioning),
     activities: { ...options.extraActivities, runWorkspaceTool },
+    // `[worker]`: a stopping service lets running commands finish; its slots bound commands at once.
+    maxConcurrentActivityTaskExecutions: options.config.worker.activitySlots.tools,
+    shutdownGraceTime: options.config.worker.shutdownGraceMs,
   });
 }

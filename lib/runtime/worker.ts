@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { DataConverter } from '@temporalio/common';
 import { Worker, type NativeConnection, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities/index.js';
+import { activityTaskQueue, type ActivityQueueKind } from '../../workflows/task-queues.js';
 import { createToolsWorker } from './tools-worker.js';
 import { workerDeploymentOptions } from '../temporal/worker-versioning.js';
 
@@ -33,24 +34,31 @@ export interface WorkerOptions {
 }
 
 /**
- * Spacebot's Temporal workers in one process: the main one runs every workflow and activity on the
- * configured task queue; a second (unless a tools service runs them elsewhere) polls
- * `<task queue>-tools` for workers' task tools (shell, files), so long tool runs never take the slots
- * that conversations need, and can be scaled apart.
+ * Spacebot's Temporal workers in one process, one Worker per task queue (workflows/task-queues.ts),
+ * each with its own slots (`[worker]`, lib/runtime/worker-tuning.ts): the main one runs every workflow
+ * and the activities left on the configured queue; the others poll `<queue>-llm`, `-delivery`,
+ * `-background` and (unless a tools service runs them elsewhere) `-tools`, so no kind of work can take
+ * the slots another needs: an ingestion never delays a chat reply.
  */
 export class SpacebotWorker {
   private running?: Promise<void>;
 
   constructor(
     readonly main: Worker,
-    readonly tools?: Worker,
+    /** The activity Workers by queue kind. */
+    readonly queues: Partial<Record<ActivityQueueKind, Worker>> = {},
   ) {}
 
-  private get workers(): Worker[] {
-    return this.tools ? [this.main, this.tools] : [this.main];
+  /** The tools Worker, when this process polls the tools queue. */
+  get tools(): Worker | undefined {
+    return this.queues.tools;
   }
 
-  /** Runs both until shutdown; either one failing stops the other. */
+  private get workers(): Worker[] {
+    return [this.main, ...Object.values(this.queues)];
+  }
+
+  /** Runs all until shutdown; any one failing stops the others. */
   run(): Promise<void> {
     this.running ??= (async () => {
       const runs = this.workers.map((w) => w.run());
@@ -75,19 +83,46 @@ export class SpacebotWorker {
   }
 }
 
+/** The activity queues every worker process polls; `tools` only without a separate tools service. */
+const ACTIVITY_WORKER_KINDS = ['llm', 'delivery', 'background'] as const satisfies readonly ActivityQueueKind[];
+
 export async function createSpacebotWorker(options: WorkerOptions): Promise<SpacebotWorker> {
   const activities = createActivities(options.deps);
-  // Every Worker of the process joins the Worker Deployment under this build (docs/runs.md#versioned-deploys).
-  const common = { connection: options.connection, namespace: options.namespace, ...(options.identity ? { identity: options.identity } : {}), ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}), ...workerDeploymentOptions(options.deps.config.temporal.versioning) };
+  const tuning = options.deps.config.worker;
+  // Shared by every Worker of the process (one place to add options).
+  const common = {
+    connection: options.connection,
+    namespace: options.namespace,
+    ...(options.identity ? { identity: options.identity } : {}),
+    ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
+    // On SIGTERM running activities may finish (their results recorded) before the process exits.
+    shutdownGraceTime: tuning.shutdownGraceMs,
+    // Every Worker of the process joins the Worker Deployment under this build (docs/runs.md#versioned-deploys).
+    ...workerDeploymentOptions(options.deps.config.temporal.versioning),
+  };
   const main = await Worker.create({
     ...common,
     taskQueue: options.taskQueue,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: workflowsPath() }),
+    // Every activity, also those routed elsewhere: tasks scheduled here before they moved still run.
     activities,
+    maxConcurrentWorkflowTaskExecutions: tuning.workflowTaskSlots,
+    maxConcurrentActivityTaskExecutions: tuning.activitySlots.main,
+    stickyQueueScheduleToStartTimeout: tuning.stickyQueueTimeoutMs,
   });
-  if (options.pollTools === false) return new SpacebotWorker(main);
+  const queues: Partial<Record<ActivityQueueKind, Worker>> = {};
+  for (const kind of ACTIVITY_WORKER_KINDS) {
+    queues[kind] = await Worker.create({
+      ...common,
+      taskQueue: activityTaskQueue(options.taskQueue, kind),
+      activities,
+      maxConcurrentActivityTaskExecutions: tuning.activitySlots[kind],
+    });
+  }
+  if (options.pollTools === false) return new SpacebotWorker(main, queues);
   // runTool stays on the tools queue for workers whose histories predate runWorkspaceTool.
-  const tools = await createToolsWorker({
+  // Its slots and shutdown grace come from the same `[worker]` section (lib/runtime/tools-worker.ts).
+  queues.tools = await createToolsWorker({
     ...common,
     taskQueue: options.taskQueue,
     config: options.deps.config,
@@ -96,5 +131,5 @@ export async function createSpacebotWorker(options: WorkerOptions): Promise<Spac
     ...(options.deps.leakGuard ? { leakGuard: options.deps.leakGuard } : {}),
     extraActivities: { runTool: activities.runTool },
   });
-  return new SpacebotWorker(main, tools);
+  return new SpacebotWorker(main, queues);
 }
