@@ -135,4 +135,4 @@ test('a PostgreSQL without pgvector stops start with one line saying how to fix 
   } finally {
     await pgvectorLess.stop();
   }
-}, 60_000);
+}, 180_000);
