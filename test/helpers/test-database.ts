@@ -36,7 +36,9 @@ function withDatabase(serverUrl: string, name: string): string {
 }
 
 async function onServer<T>(serverUrl: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: serverUrl, connectionTimeoutMillis: 10_000 });
+  // Generous: the timer counts while PGlite or a worker bundle starves this process's event loop; an
+  // absent server refuses the connection at once anyway.
+  const client = new pg.Client({ connectionString: serverUrl, connectionTimeoutMillis: 60_000 });
   try {
     await client.connect();
   } catch (err) {
