@@ -10,6 +10,8 @@ import { startEmbeddedPostgres } from '../lib/db/embedded-postgres.js';
 import { MIGRATIONS_DIR, migrate, PgvectorMissingError } from '../lib/db/migrate.js';
 import { createLogger } from '../lib/logger.js';
 import { openDatabase, type DatabaseRuntime } from '../lib/runtime/database-runtime.js';
+import { startPgvectorLessPostgres, type PgvectorLessPostgres } from './helpers/pgvector-less-postgres.js';
+import { createTestDatabase, type TestDatabase } from './helpers/test-database.js';
 
 const logger = createLogger('test', 'silent');
 
@@ -29,7 +31,7 @@ function freshDir(): string {
   return dir;
 }
 
-/** Agent ids unique per test, so runs against a shared TEST_DATABASE_URL do not collide. */
+/** Agent ids unique per test, so tests of one file never read each other's rows. */
 function agentId(prefix: string): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`;
 }
@@ -47,23 +49,36 @@ async function agentRows(database: DatabaseRuntime, ids: string[]): Promise<{ id
   return database.db.selectFrom('agents').select(['id', 'name']).where('id', 'in', ids).orderBy('id').execute();
 }
 
-/** Removes what a test wrote; only matters on a shared TEST_DATABASE_URL (PGlite dirs are thrown away). */
-async function removeAgents(database: DatabaseRuntime, ids: string[]): Promise<void> {
-  await database.pool.query('DELETE FROM memories WHERE agent_id = ANY($1)', [ids]);
-  await database.pool.query('DELETE FROM agents WHERE id = ANY($1)', [ids]);
-}
-
 interface Backend {
   name: string;
-  /** Undefined: no DATABASE_URL, so openDatabase starts embedded PGlite. */
+  /** The server of TEST_DATABASE_URL; undefined: no DATABASE_URL, so openDatabase starts embedded PGlite. */
+  server?: string;
+  /** On the server: the fresh database of the running test (beforeEach), dropped after it. */
   url?: string;
 }
 
 const backends: Backend[] = [{ name: 'embedded PGlite' }];
 const testDatabaseUrl = process.env.TEST_DATABASE_URL;
-if (testDatabaseUrl) backends.push({ name: `TEST_DATABASE_URL (${describeDatabaseUrl(testDatabaseUrl)})`, url: testDatabaseUrl });
+if (testDatabaseUrl) backends.push({ name: `TEST_DATABASE_URL (${describeDatabaseUrl(testDatabaseUrl)})`, server: testDatabaseUrl });
+
+/** Gives every test on the server backend an empty database of its own, so it sees a first start there. */
+function freshDatabasePerTest(backend: Backend): void {
+  let fresh: TestDatabase | undefined;
+  beforeEach(async () => {
+    if (!backend.server) return;
+    fresh = await createTestDatabase(backend.server);
+    backend.url = fresh.url;
+  });
+  afterEach(async () => {
+    await fresh?.drop();
+    fresh = undefined;
+    backend.url = undefined;
+  });
+}
 
 describe.each(backends)('openDatabase on $name', (backend) => {
+  freshDatabasePerTest(backend);
+
   it('applies 001_init.sql, creates the tables and upserts the configured agents', async () => {
     const cwd = freshDir();
     const agents = [
@@ -76,17 +91,15 @@ describe.each(backends)('openDatabase on $name', (backend) => {
       if (backend.url) {
         expect(database.embedded).toBe(false);
         expect(database.url).toBe(backend.url);
-        // A shared server may have been migrated by an earlier run.
-        expect([...database.migrations.applied, ...database.migrations.alreadyApplied]).toContain('001_init.sql');
         expect(existsSync(path.join(config.dataDir, 'pglite'))).toBe(false);
       } else {
         expect(database.embedded).toBe(true);
         expect(database.url).toMatch(/^postgres:\/\/postgres@127\.0\.0\.1:\d+\//);
-        // Every migration of migrations/, in order (001_init first; later ones such as 003_heartbeats on top).
-        expect(database.migrations).toEqual({ applied: readdirSync(MIGRATIONS_DIR).filter((f) => /^\d+_.+\.sql$/.test(f)).sort(), alreadyApplied: [] });
-        expect(database.migrations.applied[0]).toBe('001_init.sql');
         expect(existsSync(path.join(config.dataDir, 'pglite', 'PG_VERSION'))).toBe(true);
       }
+      // Every migration of migrations/, in order (001_init first; later ones such as 003_heartbeats on top).
+      expect(database.migrations).toEqual({ applied: readdirSync(MIGRATIONS_DIR).filter((f) => /^\d+_.+\.sql$/.test(f)).sort(), alreadyApplied: [] });
+      expect(database.migrations.applied[0]).toBe('001_init.sql');
 
       const { rows: tables } = await database.pool.query<{ table_name: string }>(
         `SELECT table_name FROM information_schema.tables
@@ -96,7 +109,6 @@ describe.each(backends)('openDatabase on $name', (backend) => {
       expect(tables.map((t) => t.table_name)).toEqual([...TABLES].sort());
 
       expect(await agentRows(database, agents.map((a) => a.id))).toEqual([...agents].sort((a, b) => a.id.localeCompare(b.id)));
-      await removeAgents(database, agents.map((a) => a.id));
     } finally {
       await database.close();
     }
@@ -134,7 +146,6 @@ describe.each(backends)('openDatabase on $name', (backend) => {
         [agent.id, unit(0)],
       );
       expect(nearest.map((r) => r.id)).toEqual([near, far]);
-      await removeAgents(database, [agent.id]);
     } finally {
       await database.close();
     }
@@ -161,26 +172,27 @@ describe.each(backends)('openDatabase on $name', (backend) => {
       expect(await agentRows(second, [configured.id, inserted.id])).toEqual(
         [{ ...configured, name: 'After' }, inserted].sort((a, b) => a.id.localeCompare(b.id)),
       );
-      await removeAgents(second, [configured.id, inserted.id]);
     } finally {
       await second.close();
     }
   });
 });
 
-describe('migrate() with its own migrations dir (embedded PGlite)', () => {
-  /** Runs `fn` against a fresh PGlite in its own data dir, with `dir` as an empty migrations dir. */
-  async function withEmbeddedPool(fn: (pool: pg.Pool, dir: string) => Promise<void>): Promise<void> {
+describe.each(backends)('migrate() with its own migrations dir on $name', (backend) => {
+  /** Runs `fn` against a fresh database (PGlite in its own data dir, or one of its own on the server), with `dir` as an empty migrations dir. */
+  async function withFreshPool(fn: (pool: pg.Pool, dir: string) => Promise<void>): Promise<void> {
     const base = freshDir();
     const dir = path.join(base, 'migrations');
     mkdirSync(dir);
-    const embedded = await startEmbeddedPostgres({ dataDir: path.join(base, 'data'), logger });
-    const database = connectDatabase(embedded.url, 2);
+    const onServer = backend.server ? await createTestDatabase(backend.server) : undefined;
+    const embedded = onServer?.url ? undefined : await startEmbeddedPostgres({ dataDir: path.join(base, 'data'), logger });
+    const database = connectDatabase(onServer?.url ?? (embedded as { url: string }).url, 2);
     try {
       await fn(database.pool, dir);
     } finally {
       await database.close();
-      await embedded.stop();
+      await embedded?.stop();
+      await onServer?.drop();
     }
     // Only `pool` was used, never Kysely: close() must still end the pool, or its idle client lingers.
     expect(database.pool.ended).toBe(true);
@@ -192,7 +204,7 @@ describe('migrate() with its own migrations dir (embedded PGlite)', () => {
   }
 
   it('refuses a migration whose checksum changed after it was applied', async () => {
-    await withEmbeddedPool(async (pool, dir) => {
+    await withFreshPool(async (pool, dir) => {
       const file = path.join(dir, '001_first.sql');
       writeFileSync(file, 'CREATE TABLE first_table (id integer);\n');
       expect(await migrate(pool, { dir })).toEqual({ applied: ['001_first.sql'], alreadyApplied: [] });
@@ -204,7 +216,7 @@ describe('migrate() with its own migrations dir (embedded PGlite)', () => {
   });
 
   it('rolls back a failing migration and names its file', async () => {
-    await withEmbeddedPool(async (pool, dir) => {
+    await withFreshPool(async (pool, dir) => {
       writeFileSync(path.join(dir, '001_ok.sql'), 'CREATE TABLE ok_table (id integer);\n');
       const broken = path.join(dir, '002_broken.sql');
       writeFileSync(broken, 'CREATE TABLE broken_table (id integer);\nINSERT INTO broken_table VALUES (1);\nSELECT 1 / 0;\n');
@@ -225,34 +237,32 @@ describe('migrate() with its own migrations dir (embedded PGlite)', () => {
 });
 
 describe('openDatabase on a PostgreSQL server without pgvector', () => {
-  const url = process.env.PGVECTOR_LESS_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
-  const parsed = new URL(url);
-  const server = `${parsed.hostname}:${parsed.port || '5432'}`;
+  // Not the machine's server: CI installs pgvector there (see helpers/pgvector-less-postgres.ts).
+  let pgvectorLess: PgvectorLessPostgres;
+  beforeAll(async () => {
+    pgvectorLess = await startPgvectorLessPostgres();
+  });
+  afterAll(async () => {
+    await pgvectorLess?.stop();
+  });
 
-  /** Fails loudly (never skips) when the server is missing or turns out to have pgvector after all. */
-  async function requirePgvectorLessServer(): Promise<void> {
+  /** Fails loudly (never skips) when the server turns out to have pgvector after all. */
+  async function requirePgvectorLessServer(url: string): Promise<void> {
     const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
-    try {
-      await client.connect();
-    } catch (err) {
-      await client.end().catch(() => undefined);
-      throw new Error(
-        `this test needs a PostgreSQL server without pgvector at ${server} (CI machines run PostgreSQL 15 ` +
-          `without pgvector on 127.0.0.1:5432; set PGVECTOR_LESS_DATABASE_URL to use another), but it cannot be reached: ${(err as Error).message}`,
-      );
-    }
+    await client.connect();
     try {
       const { rows } = await client.query("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'");
-      if (rows.length > 0) {
-        throw new Error(`PostgreSQL at ${server} has pgvector available; point PGVECTOR_LESS_DATABASE_URL at a server without it`);
-      }
+      if (rows.length > 0) throw new Error(`PostgreSQL at ${describeDatabaseUrl(url)} has pgvector available; this test needs a server without it`);
     } finally {
       await client.end();
     }
   }
 
   it('rejects with a one-line PgvectorMissingError naming the server and the fix', async () => {
-    await requirePgvectorLessServer();
+    const url = pgvectorLess.url;
+    const parsed = new URL(url);
+    const server = `${parsed.hostname}:${parsed.port || '5432'}`;
+    await requirePgvectorLessServer(url);
     const cwd = freshDir();
     const config = configFor(cwd, [{ id: agentId('nope'), name: 'Nope' }], url);
 

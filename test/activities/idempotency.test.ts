@@ -9,6 +9,7 @@ import { loadConfig } from '../../lib/config/load.js';
 import { ProviderRegistry } from '../../lib/llm/registry.js';
 import { createLogger } from '../../lib/logger.js';
 import { openDatabase, type DatabaseRuntime } from '../../lib/runtime/database-runtime.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
 
 /** A platform that fails its first post, as a flaky network would, and counts every post. */
 class FlakyPlatform implements OutboundAdapter {
@@ -25,12 +26,14 @@ class FlakyPlatform implements OutboundAdapter {
 
 const channelId = 'channel:main:flaky:c1';
 let database: DatabaseRuntime;
+let server: TestDatabase | undefined;
 let platform: FlakyPlatform;
 let activities: ReturnType<typeof createActivities>;
 
 beforeAll(async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'spacebot-activities-'));
-  const config = loadConfig({ cwd: dir, env: { SPACEBOT_DATA_DIR: path.join(dir, 'data'), DATABASE_URL: process.env.TEST_DATABASE_URL } });
+  server = await createTestDatabase();
+  const config = loadConfig({ cwd: dir, env: { SPACEBOT_DATA_DIR: path.join(dir, 'data'), DATABASE_URL: server.url } });
   const logger = createLogger('test', 'silent');
   database = await openDatabase(config, logger);
   platform = new FlakyPlatform();
@@ -46,6 +49,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await database?.close();
+  await server?.drop();
 });
 
 test('recording the same inbound message again adds no row', async () => {

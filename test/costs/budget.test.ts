@@ -7,18 +7,22 @@ import { checkBudget, takeBudgetWarning } from '../../lib/costs/budget.js';
 import { recordLlmCall } from '../../lib/costs/ledger.js';
 import { createLogger } from '../../lib/logger.js';
 import { openDatabase, type DatabaseRuntime } from '../../lib/runtime/database-runtime.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
 
 let database: DatabaseRuntime;
 let config: SpacebotConfig;
+let server: TestDatabase | undefined;
 
 beforeAll(async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'spacebot-budget-'));
-  config = loadConfig({ cwd: dir, env: { SPACEBOT_DATA_DIR: path.join(dir, 'data'), DATABASE_URL: process.env.TEST_DATABASE_URL } });
+  server = await createTestDatabase();
+  config = loadConfig({ cwd: dir, env: { SPACEBOT_DATA_DIR: path.join(dir, 'data'), DATABASE_URL: server.url } });
   config.budgets = { warnAt: 0.8, dailyUsd: 1, monthlyUsd: 2, agents: { loose: { dailyUsd: undefined, monthlyUsd: undefined } } };
   database = await openDatabase(config, createLogger('test', 'silent'));
 });
 afterAll(async () => {
   await database?.close();
+  await server?.drop();
 });
 
 /** One call costing exactly `usd` ($1 per million output tokens), at `when`. */

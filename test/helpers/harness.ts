@@ -20,6 +20,7 @@ import { createSpacebotWorker } from '../../lib/runtime/worker.js';
 import { promoteBuild } from '../../lib/temporal/worker-versioning.js';
 import { startFakeLlm, type FakeLlm } from '../fake-llm/server.js';
 import { startTestTemporal, testWorkflowBundle } from './temporal-env.js';
+import { createTestDatabase } from './test-database.js';
 import { Gateway } from '../../lib/gateway/gateway.js';
 import type { RetryPolicy } from '../../lib/gateway/submit-retry.js';
 
@@ -66,14 +67,16 @@ export interface Harness {
 }
 
 /**
- * Everything a scenario needs, real but local: the Temporal dev server, PGlite (or
- * TEST_DATABASE_URL) through `pg`, the fake LLM behind the real SDKs, a worker and the HTTP API.
+ * Everything a scenario needs, real but local: the Temporal dev server, PGlite (or a fresh database
+ * of its own on TEST_DATABASE_URL's server, dropped by close) through `pg`, the fake LLM behind the
+ * real SDKs, a worker and the HTTP API.
  */
 export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
   const provider = options.provider ?? 'anthropic';
   const ownsEnv = !options.env;
   const env = options.env ?? (await startTestTemporal());
   const fake = await startFakeLlm();
+  const testDatabase = await createTestDatabase();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'spacebot-test-'));
   const taskQueue = `spacebot-test-${path.basename(dir)}`;
   const model = provider === 'anthropic' ? 'anthropic/claude-haiku-5-5' : 'openai/gpt-5-mini';
@@ -92,7 +95,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       OPENAI_API_KEY: 'sk-test-openai-123456',
       OPENAI_BASE_URL: `${fake.url}/v1`,
       SPACEBOT_API_TOKEN: TEST_TOKEN,
-      DATABASE_URL: process.env.TEST_DATABASE_URL,
+      DATABASE_URL: testDatabase.url,
     },
   });
   const logger = options.logger ?? createLogger('spacebot-test', process.env.LOG_LEVEL ?? 'silent');
@@ -154,6 +157,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       await api.close();
       await streams.close();
       await database.close();
+      await testDatabase.drop();
       await fake.close();
       if (ownsEnv) await env.teardown();
     },

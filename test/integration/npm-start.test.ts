@@ -3,12 +3,14 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startFakeLlm, type FakeLlm } from '../fake-llm/server.js';
+import { startPgvectorLessPostgres } from '../helpers/pgvector-less-postgres.js';
 import { canListen, freePorts } from '../helpers/ports.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
 
 /**
  * `npm start` through its real entry point (workers/main.ts) in a child process: embedded Temporal
- * and PGlite, worker and API in one process, clean stop on SIGTERM, state kept across restarts, and
- * the one-line errors a user can fix.
+ * and PGlite (or, with TEST_DATABASE_URL, a database of its own on that server), worker and API in
+ * one process, clean stop on SIGTERM, state kept across restarts, and the one-line errors a user can fix.
  */
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 
@@ -42,14 +44,18 @@ async function waitFor(started: Started, text: string, timeoutMs = 60_000): Prom
 
 let fake: FakeLlm;
 let dir: string;
+let server: TestDatabase | undefined;
 const running: Started[] = [];
 beforeAll(async () => {
   fake = await startFakeLlm();
+  server = await createTestDatabase();
   dir = mkdtempSync(path.join(os.tmpdir(), 'spacebot-start-'));
 });
 afterAll(async () => {
   for (const s of running) if (s.child.exitCode === null) s.child.kill('SIGKILL');
+  await Promise.all(running.map((s) => s.exited));
   await fake?.close();
+  await server?.drop();
 });
 
 test('npm start answers over HTTP, stops cleanly on SIGTERM and keeps the conversation across a restart', async () => {
@@ -65,6 +71,7 @@ test('npm start answers over HTTP, stops cleanly on SIGTERM and keeps the conver
     SPACEBOT_TEMPORAL_UI_PORT: String(uiPort),
     ANTHROPIC_API_KEY: 'sk-ant-smoke-test-1234',
     ANTHROPIC_BASE_URL: fake.url,
+    ...(server?.url ? { DATABASE_URL: server.url } : {}),
   };
   const post = async (text: string) => {
     const token = readFileSync(path.join(dir, 'data', 'api-token'), 'utf8').trim();
@@ -114,13 +121,18 @@ test('an unknown config key stops start with one line naming the key and the fil
 }, 60_000);
 
 test('a PostgreSQL without pgvector stops start with one line saying how to fix it', async () => {
-  const url = process.env.PGVECTOR_LESS_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-  const configFile = path.join(dir, 'empty.toml');
-  writeFileSync(configFile, '');
-  const started = startSpacebot({ SPACEBOT_CONFIG: configFile, DATABASE_URL: url, SPACEBOT_DATA_DIR: path.join(dir, 'pg-data') });
-  running.push(started);
-  expect(await started.exited).toBe(1);
-  const lines = started.output().trim().split('\n');
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(/has no pgvector extension: install it .* or unset DATABASE_URL/);
-}, 60_000);
+  // Not the machine's server: CI installs pgvector there (see helpers/pgvector-less-postgres.ts).
+  const pgvectorLess = await startPgvectorLessPostgres();
+  try {
+    const configFile = path.join(dir, 'empty.toml');
+    writeFileSync(configFile, '');
+    const started = startSpacebot({ SPACEBOT_CONFIG: configFile, DATABASE_URL: pgvectorLess.url, SPACEBOT_DATA_DIR: path.join(dir, 'pg-data') });
+    running.push(started);
+    expect(await started.exited).toBe(1);
+    const lines = started.output().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/has no pgvector extension: install it .* or unset DATABASE_URL/);
+  } finally {
+    await pgvectorLess.stop();
+  }
+}, 180_000);

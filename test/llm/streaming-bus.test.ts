@@ -4,13 +4,16 @@
  * LISTEN/NOTIFY bus. The latter needs a real PostgreSQL server (PGlite's socket server cannot carry
  * notifications between connections: see lib/streaming/pg-bus.ts), any version, no pgvector:
  * STREAM_BUS_DATABASE_URL, else the machine's postgres://postgres@127.0.0.1:5432/test, as in
- * test/streaming/pg-bus.test.ts, which tests that bus's reconnects and limits.
+ * test/streaming/pg-bus.test.ts, which tests that bus's reconnects and limits. The bus runs in a
+ * database of its own on that server: NOTIFY reaches only listeners of the same database, so other
+ * runs using the fixed channel ids here at the same time cannot be heard.
  */
 import { connectDatabase, type Db } from '../../lib/db/database.js';
 import { createLogger } from '../../lib/logger.js';
 import { LocalStreamBus, type StreamBus, type StreamEvent } from '../../lib/streaming/bus.js';
 import { PgStreamBus } from '../../lib/streaming/pg-bus.js';
 import { eventually } from '../helpers/harness.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
 
 const logger = createLogger('spacebot-test', process.env.LOG_LEVEL ?? 'silent');
 const where = { turn: 3, step: 1 };
@@ -54,14 +57,19 @@ describe('LocalStreamBus', () => {
 
 const url = process.env.STREAM_BUS_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 describe('PgStreamBus', () => {
+  let fresh: TestDatabase;
   let db: Db;
-  beforeAll(() => {
-    db = connectDatabase(url, 2);
+  beforeAll(async () => {
+    fresh = await createTestDatabase(url);
+    db = connectDatabase(fresh.url as string, 2);
   });
-  afterAll(() => db.close());
+  afterAll(async () => {
+    await db?.close();
+    await fresh?.drop();
+  });
 
   it('delivers a channel’s events in order across connections', async () => {
-    const bus = new PgStreamBus({ pool: db.pool, url, logger });
+    const bus = new PgStreamBus({ pool: db.pool, url: fresh.url as string, logger });
     await behavesAsABus(bus);
     await bus.close();
   });

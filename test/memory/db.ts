@@ -10,6 +10,7 @@ import type { Database } from '../../lib/db/schema.js';
 import { createLogger } from '../../lib/logger.js';
 import type { Embedder } from '../../lib/memory/embedder.js';
 import { pseudoEmbedding } from '../fake-llm/embeddings.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
 
 /** Shared by the memory suites: PGlite always, and TEST_DATABASE_URL (with pgvector) when set. */
 export interface Backend {
@@ -29,7 +30,13 @@ export interface TestDb {
 export async function openTestDb(backend: Backend): Promise<TestDb> {
   let embedded: EmbeddedPostgres | undefined;
   let dir: string | undefined;
-  let url = backend.url;
+  let server: TestDatabase | undefined;
+  let url: string | undefined;
+  if (backend.url) {
+    // A database of this suite's own on the server, so parallel files never see each other's rows.
+    server = await createTestDatabase(backend.url);
+    url = server.url;
+  }
   if (!url) {
     dir = mkdtempSync(path.join(os.tmpdir(), 'spacebot-memory-test-'));
     embedded = await startEmbeddedPostgres({ dataDir: dir, logger: createLogger('test', 'silent') });
@@ -43,6 +50,7 @@ export async function openTestDb(backend: Backend): Promise<TestDb> {
     database,
     async close() {
       await database.close();
+      await server?.drop();
       await embedded?.stop();
       if (dir) rmSync(dir, { recursive: true, force: true });
     },

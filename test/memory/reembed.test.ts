@@ -8,18 +8,31 @@ import { loadConfig } from '../../lib/config/load.js';
 import { PROJECT_ROOT } from '../../lib/paths.js';
 import { createLogger } from '../../lib/logger.js';
 import { saveMemory } from '../../lib/memory/store.js';
+import type { SpacebotConfig } from '../../lib/config/types.js';
 import { openDatabase } from '../../lib/runtime/database-runtime.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
 
 /**
  * `npm run memory:reembed` end to end: memories saved without an embedder (NULL vectors) get vectors
  * from the configured local model (the committed tiny one), and a second run has nothing left to do.
- * The script runs in its own process, as an operator would run it, against the same embedded database.
+ * The script runs in its own process, as an operator would run it, against the same database (the
+ * embedded one, or with TEST_DATABASE_URL a database of this file's own on that server).
  */
 const dir = mkdtempSync(path.join(os.tmpdir(), 'spacebot-reembed-'));
 const configFile = path.join(dir, 'spacebot.toml');
 writeFileSync(configFile, `[memory]\nembedder = "local"\npath = "${path.join(PROJECT_ROOT, 'test/fixtures/tiny-embedder')}"\n`);
-const env = { SPACEBOT_CONFIG: configFile, SPACEBOT_DATA_DIR: path.join(dir, 'data'), LOG_LEVEL: 'info' };
-const config = loadConfig({ file: configFile, cwd: dir, env });
+const env: Record<string, string> = { SPACEBOT_CONFIG: configFile, SPACEBOT_DATA_DIR: path.join(dir, 'data'), LOG_LEVEL: 'info' };
+let config: SpacebotConfig;
+let server: TestDatabase | undefined;
+
+beforeAll(async () => {
+  server = await createTestDatabase();
+  if (server.url) env.DATABASE_URL = server.url;
+  config = loadConfig({ file: configFile, cwd: dir, env });
+});
+afterAll(async () => {
+  await server?.drop();
+});
 
 async function counts(): Promise<{ missing: number; embedded: number }> {
   const database = await openDatabase(config, createLogger('test', 'silent'));

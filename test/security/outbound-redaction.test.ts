@@ -11,6 +11,7 @@ import { loadConfig } from '../../lib/config/load.js';
 import { ProviderRegistry } from '../../lib/llm/registry.js';
 import { createLogger } from '../../lib/logger.js';
 import { openDatabase, type DatabaseRuntime } from '../../lib/runtime/database-runtime.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
 
 /**
  * The last gate before a platform: whatever reaches the delivery activity with a secret in it (model
@@ -29,13 +30,15 @@ class RecordingPlatform implements OutboundAdapter {
 const GITHUB_TOKEN = 'ghp_' + 'a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8';
 const STRIPE_KEY = 'sk_live_' + '51HxYzAbCdEfGhIjKlMnOpQr';
 let database: DatabaseRuntime;
+let server: TestDatabase | undefined;
 const platform = new RecordingPlatform();
 const logLines: string[] = [];
 let activities: ReturnType<typeof createActivities>;
 
 beforeAll(async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'spacebot-outbound-'));
-  const config = loadConfig({ cwd: dir, env: { SPACEBOT_DATA_DIR: path.join(dir, 'data'), DATABASE_URL: process.env.TEST_DATABASE_URL } });
+  server = await createTestDatabase();
+  const config = loadConfig({ cwd: dir, env: { SPACEBOT_DATA_DIR: path.join(dir, 'data'), DATABASE_URL: server.url } });
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
       logLines.push(chunk.toString());
@@ -55,7 +58,10 @@ beforeAll(async () => {
     messages: [{ messageId: 'in-1', text: 'show me the keys', receivedAt: new Date().toISOString() }],
   });
 });
-afterAll(() => database?.close());
+afterAll(async () => {
+  await database?.close();
+  await server?.drop();
+});
 
 test('a reply holding secrets is posted and stored redacted, and the event is logged without them', async () => {
   const text = `Here you go: ${GITHUB_TOKEN} and ${STRIPE_KEY}.`;

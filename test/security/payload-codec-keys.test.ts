@@ -6,6 +6,7 @@ import { DefaultPayloadConverter } from '@temporalio/common';
 import { loadConfig } from '../../lib/config/load.js';
 import { createLogger } from '../../lib/logger.js';
 import { openDatabase, type DatabaseRuntime } from '../../lib/runtime/database-runtime.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
 import { masterKey, type MasterKeys } from '../../lib/secrets/master-key.js';
 import { SecretsError, SecretStore } from '../../lib/secrets/store.js';
 import { AesGcmPayloadCodec, ENCRYPTED_ENCODING, KEY_ID_METADATA, PayloadKeyError } from '../../lib/temporal/payload-codec.js';
@@ -75,13 +76,16 @@ test('a malformed payload key is one line naming the variable, without its value
 
 describe('against a secrets store in a real database', () => {
   let database: DatabaseRuntime;
+  let server: TestDatabase | undefined;
   beforeAll(async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'spacebot-payload-key-'));
     writeFileSync(path.join(dir, 'spacebot.toml'), '');
-    database = await openDatabase(loadConfig({ cwd: dir, env: { SPACEBOT_DATA_DIR: path.join(dir, 'data'), DATABASE_URL: process.env.TEST_DATABASE_URL } }), createLogger('payload-key-test', 'silent'));
+    server = await createTestDatabase();
+    database = await openDatabase(loadConfig({ cwd: dir, env: { SPACEBOT_DATA_DIR: path.join(dir, 'data'), DATABASE_URL: server.url } }), createLogger('payload-key-test', 'silent'));
   }, 120_000);
   afterAll(async () => {
     await database?.close();
+    await server?.drop();
   });
 
   test('a payload key cannot open a secrets-store row, neither as a payload nor used as a master key', async () => {

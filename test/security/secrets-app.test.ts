@@ -9,6 +9,7 @@ import type { SpacebotConfig } from '../../lib/config/types.js';
 import { createLogger } from '../../lib/logger.js';
 import { startSpacebot, type RunningApp } from '../../lib/runtime/app.js';
 import { openDatabase } from '../../lib/runtime/database-runtime.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
 import { loadMasterKeys } from '../../lib/secrets/master-key.js';
 import { SecretStore } from '../../lib/secrets/store.js';
 import { startFakeLlm, type FakeLlm } from '../fake-llm/server.js';
@@ -33,11 +34,12 @@ let dir: string;
 let config: SpacebotConfig;
 let app: RunningApp | undefined;
 let apiUrl: string;
+let server: TestDatabase | undefined;
 
 function configFor(): SpacebotConfig {
   return loadConfig({
     cwd: dir,
-    env: { SPACEBOT_DATA_DIR: path.join(dir, 'data'), SPACEBOT_API_TOKEN: TOKEN, SPACEBOT_PORT: '0', TEMPORAL_UI_URL: UI_ORIGIN, DATABASE_URL: process.env.TEST_DATABASE_URL },
+    env: { SPACEBOT_DATA_DIR: path.join(dir, 'data'), SPACEBOT_API_TOKEN: TOKEN, SPACEBOT_PORT: '0', TEMPORAL_UI_URL: UI_ORIGIN, DATABASE_URL: server?.url },
   });
 }
 
@@ -49,6 +51,7 @@ beforeAll(async () => {
   process.env.SPACEBOT_MASTER_KEY = MASTER_KEY;
   env = await startTestTemporal();
   fake = await startFakeLlm();
+  server = await createTestDatabase();
   fake.script((req) => ({ text: `noted: ${req.messages.filter((m) => m.role === 'user').map((m) => m.text).join(' | ')}` }));
   dir = mkdtempSync(path.join(os.tmpdir(), 'spacebot-secrets-app-'));
   writeFileSync(
@@ -83,6 +86,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await app?.stop();
   await fake?.close();
+  await server?.drop();
   await env?.teardown();
   if (previousMasterKey === undefined) delete process.env.SPACEBOT_MASTER_KEY;
   else process.env.SPACEBOT_MASTER_KEY = previousMasterKey;

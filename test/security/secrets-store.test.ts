@@ -6,6 +6,7 @@ import { loadConfig } from '../../lib/config/load.js';
 import type { SpacebotConfig } from '../../lib/config/types.js';
 import { createLogger } from '../../lib/logger.js';
 import { openDatabase, type DatabaseRuntime } from '../../lib/runtime/database-runtime.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
 import { resolveSecretReferences } from '../../lib/secrets/config-refs.js';
 import { loadMasterKeys, masterKey, MasterKeyError, type MasterKeys } from '../../lib/secrets/master-key.js';
 import { openSecrets } from '../../lib/secrets/start.js';
@@ -26,14 +27,17 @@ const keysOf = (current: Buffer, previous?: Buffer): MasterKeys => ({
 let dir: string;
 let config: SpacebotConfig;
 let database: DatabaseRuntime;
+let server: TestDatabase | undefined;
 beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'spacebot-secrets-'));
   writeFileSync(path.join(dir, 'spacebot.toml'), '[providers.anthropic]\napi_key = "secret:ANTHROPIC_KEY"\n\n[[agents]]\nid = "main"\nname = "secret:NOT_A_CREDENTIAL"\n');
-  config = loadConfig({ cwd: dir, env: { SPACEBOT_DATA_DIR: path.join(dir, 'data'), DATABASE_URL: process.env.TEST_DATABASE_URL } });
+  server = await createTestDatabase();
+  config = loadConfig({ cwd: dir, env: { SPACEBOT_DATA_DIR: path.join(dir, 'data'), DATABASE_URL: server.url } });
   database = await openDatabase(config, logger);
 }, 120_000);
 afterAll(async () => {
   await database?.close();
+  await server?.drop();
 });
 beforeEach(async () => {
   await database.db.deleteFrom('secrets').execute();

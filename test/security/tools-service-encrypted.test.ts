@@ -7,6 +7,7 @@ import { ConfigError, loadConfig } from '../../lib/config/load.js';
 import type { SpacebotConfig } from '../../lib/config/types.js';
 import { createLogger } from '../../lib/logger.js';
 import { startSpacebot, type RunningApp } from '../../lib/runtime/app.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
 import { startToolsService, ToolsServiceSecretsError, type ToolsService } from '../../lib/runtime/tools-service.js';
 import { loadMasterKeys } from '../../lib/secrets/master-key.js';
 import { derivePayloadKeys, formatPayloadKey } from '../../lib/temporal/payload-key.js';
@@ -64,12 +65,14 @@ function historyBytes(node: unknown, out: Buffer[] = [], depth = 0): Buffer[] {
 const encodingOf = (p: { metadata?: Record<string, Uint8Array> | null } | undefined) => Buffer.from(p?.metadata?.encoding ?? new Uint8Array()).toString();
 
 describe('encrypted history with the tools service holding only the payload key', () => {
+  let server: TestDatabase | undefined;
   beforeAll(async () => {
     // The app reads its master key from its data dir, as a single-host install does: nothing in this
     // process's environment for the tools service to inherit.
     delete process.env.SPACEBOT_MASTER_KEY;
     env = await startTestTemporal();
     fake = await startFakeLlm();
+    server = await createTestDatabase();
     dir = mkdtempSync(path.join(os.tmpdir(), 'spacebot-tools-encrypted-'));
     workspace = path.join(dir, 'workspace');
     mkdirSync(workspace);
@@ -101,7 +104,7 @@ describe('encrypted history with the tools service holding only the payload key'
     writeFileSync(path.join(dir, 'spacebot-tools.toml'), ['[temporal]', `task_queue = "${taskQueue}"`, 'encrypt_history = true', ...agents, ''].join('\n'));
     const config: SpacebotConfig = loadConfig({
       cwd: dir,
-      env: { SPACEBOT_DATA_DIR: path.join(dir, 'data'), SPACEBOT_API_TOKEN: TOKEN, SPACEBOT_PORT: '0', DATABASE_URL: process.env.TEST_DATABASE_URL },
+      env: { SPACEBOT_DATA_DIR: path.join(dir, 'data'), SPACEBOT_API_TOKEN: TOKEN, SPACEBOT_PORT: '0', DATABASE_URL: server.url },
     });
     app = await startSpacebot(config, logger, { api: true, worker: true, watchIngest: false, tools: false });
   }, 240_000);
@@ -110,6 +113,7 @@ describe('encrypted history with the tools service holding only the payload key'
     await tools?.stop();
     await app?.stop();
     await fake?.close();
+    await server?.drop();
     await env?.teardown();
     if (previousMasterKey !== undefined) process.env.SPACEBOT_MASTER_KEY = previousMasterKey;
     if (dir) rmSync(dir, { recursive: true, force: true });
