@@ -32,18 +32,11 @@ import { startFakeTelegram } from '../test/fake-platforms/telegram/server.js';
 import { adapterToml } from '../test/helpers/gateway.js';
 import { freePorts } from '../test/helpers/ports.js';
 import { percentile } from './percentile.js';
+import { intEnv } from './env.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const TOKEN = 'bench-token-0123456789abcdef-ghijklmn';
 const TARGET_RATIO = 1.5;
-
-function intEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got "${raw}"`);
-  return n;
-}
 
 const settings = { warmup: intEnv('BENCH_WARMUP', 5), messages: intEnv('BENCH_MESSAGES', 40), conversations: intEnv('BENCH_CONVERSATIONS', 8) };
 /**

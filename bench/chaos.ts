@@ -11,14 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatReport } from './chaos/report.js';
 import { runChaosRun } from './chaos/run.js';
-
-function intEnv(name: string, fallback: number, min = 1): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer ≥ ${min}, got "${raw}"`);
-  return n;
-}
+import { intEnv } from './env.js';
 
 const short = process.argv.includes('--short');
 const messages = intEnv('CHAOS_MESSAGES', short ? 100 : 1_000);

@@ -18,14 +18,7 @@ import { percentile } from './percentile.js';
 import { answered, busiestWorker, echoScript, sendToEach, warm, type Answer } from '../test/helpers/failover.js';
 import { createHarness } from '../test/helpers/harness.js';
 import { startWorkerProcess, type WorkerProcess } from '../test/helpers/worker-process.js';
-
-function intEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got "${raw}"`);
-  return n;
-}
+import { intEnv } from './env.js';
 
 const settings = { rounds: intEnv('BENCH_ROUNDS', 3), conversations: intEnv('BENCH_CONVERSATIONS', 10), waitMs: intEnv('BENCH_WAIT_S', 60) * 1000 };
 const conversations = Array.from({ length: settings.conversations }, (_, i) => `bench-failover-${i}`);

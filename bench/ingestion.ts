@@ -25,14 +25,7 @@ import { memorySaveTool } from '../lib/tools/memory-tools.js';
 import { toolDefinition, type Tool } from '../lib/tools/tool.js';
 import { createHarness, eventually, type Harness } from '../test/helpers/harness.js';
 import { documentWith, extractionScript } from '../test/ingest/script.js';
-
-function intEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got "${raw}"`);
-  return n;
-}
+import { intEnv } from './env.js';
 
 const settings = { chunks: intEnv('BENCH_CHUNKS', 100), rounds: intEnv('BENCH_ROUNDS', 2) };
 const out = (line = ''): void => void process.stdout.write(`${line}\n`);

@@ -49,6 +49,7 @@ import * as floorActivities from './floor-activities.js';
 import { FLOOR_WORKFLOW_TYPE, floorMessageUpdate, floorWorkflowId } from './floor-contract.js';
 import type { floorWorkflow } from './floor-workflow.js';
 import { percentile } from './percentile.js';
+import { intEnv } from './env.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Settings
@@ -61,14 +62,6 @@ const FLOOR_TASK_QUEUE = 'spacebot-bench-floor';
 const NAMESPACE = 'default';
 const FAKE_REPLY = 'ok';
 const TEXT_PREFIX = 'bench message ';
-
-function intEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got "${raw}"`);
-  return n;
-}
 
 const settings = {
   warmup: intEnv('BENCH_WARMUP', 20),

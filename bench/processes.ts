@@ -42,6 +42,7 @@ import { freePorts } from '../test/helpers/ports.js';
 import { channelWorkflowId, processesQuery, statusQuery } from '../workflows/channel-contract.js';
 import type { ProcessRecord } from '../workflows/process-contract.js';
 import { percentile } from './percentile.js';
+import { intEnv } from './env.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const AGENT = 'main';
@@ -62,14 +63,6 @@ const SUMMARY = 'Summary: the user sent numbered bench messages and the agent an
 const LONG_HOLD_MS = 90_000;
 const SETTLE_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 30_000;
-
-function intEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got "${raw}"`);
-  return n;
-}
 
 const settings = {
   warmup: intEnv('BENCH_WARMUP', 10),

@@ -24,19 +24,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { chaosAgent, messageTag } from './chaos/fake-agent.js';
 import { AGENT, startTopology, type Topology } from './chaos/topology.js';
+import { intEnv } from './env.js';
 
 const GOAL_MB = 400;
 const FLAT_TOLERANCE = 0.1;
 const IDLE_CONCURRENCY = 10;
 const REQUEST_TIMEOUT_MS = 120_000;
-
-function intEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got "${raw}"`);
-  return n;
-}
 
 const short = process.argv.includes('--short');
 const settings = {
