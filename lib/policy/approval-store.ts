@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ColumnType, Kysely, Selectable } from 'kysely';
+import { sql, type ColumnType, type Kysely, type Selectable, type SqlBool } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { ApprovalStatus } from '../../workflows/approval-contract.js';
 
@@ -65,7 +65,14 @@ export function findByNotice(db: Kysely<Database>, platform: string, conversatio
     .selectFrom('approvals')
     .selectAll()
     .where('platform', '=', platform)
-    .where('notice_message_id', '=', platformMessageId)
+    .where((eb) =>
+      eb.or([
+        eb('notice_message_id', '=', platformMessageId),
+        // The outbox records the notice's first part the moment it is posted, before the delivery
+        // settles and the approval learns its notice id: a reaction that quick still finds it.
+        sql<SqlBool>`exists (select 1 from deliveries d where d.key = approvals.channel_id || ':0:0:approval:' || approvals.id and d.posted_parts ->> 0 = ${platformMessageId})`,
+      ]),
+    )
     // A Telegram reaction names the chat only: it covers the chat's forum topics (`<chat>.<topic>`).
     .where((eb) => eb.or([eb('conversation_id', '=', conversationId), eb('conversation_id', 'like', `${conversationId.replace(/[\\%_]/g, '\\$&')}.%`)]))
     .executeTakeFirst();

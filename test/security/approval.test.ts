@@ -186,6 +186,13 @@ test('on Telegram an approver decides by reacting to the notice; a reaction by a
   tg.inject({ chat: opsGroup, from: alice, text: 'please write telegram.txt' });
   const pending = await pendingFor('sup', 'telegram.txt');
   const notice = await eventually(() => tg.sent.find((m) => m.chat_id === opsGroup.id && m.text.includes(`[${pending.id}]`)), 30_000, 'the notice on Telegram');
+  // A person reacts after the notice is on record (its posted part, in the delivery outbox), not
+  // within the milliseconds between the platform's answer and that write.
+  await eventually(async () => {
+    const res = await h.request('GET', '/v1/deliveries?agent=sup');
+    const rows = res.body.deliveries as { key: string; postedParts: number }[];
+    return rows.some((d) => d.key.endsWith(`:approval:${pending.id}`) && d.postedParts > 0) ? true : undefined;
+  }, 30_000, 'the notice on record');
 
   // Mallory is in the chat but not an approver: her ✅-equivalent does nothing; Alice's decides.
   tg.injectReaction({ chat: opsGroup, user: mallory, messageId: notice.message_id, emoji: ['👍'] });
