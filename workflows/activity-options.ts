@@ -46,6 +46,16 @@ export const DELIVERY_OPTIONS: ActivityOptions = {
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: DELIVERY_MAX_ATTEMPTS + 2 },
 };
 
+/**
+ * A heartbeat's delivery: the same outbox protocol with a shorter budget (3 attempts, at most 10 s
+ * apart), so a target that keeps failing fails the run within the heartbeat's own timeout and the
+ * breaker counts it; a channel target's row keeps its last error.
+ */
+export const HEARTBEAT_DELIVERY_OPTIONS: ActivityOptions = {
+  ...DELIVERY_OPTIONS,
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 3 },
+};
+
 /** Tools: bounded per attempt, few retries (a tool's own failure is returned to the model, not thrown). */
 export const TOOL_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '5 minutes',

@@ -10,7 +10,7 @@ import {
 } from '@temporalio/workflow';
 import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/common';
 import type { ChannelActivities, HeartbeatActivities } from '../activities/contract.js';
-import { DELIVERY_OPTIONS, LLM_OPTIONS, STORAGE_OPTIONS, TOOL_OPTIONS } from './activity-options.js';
+import { HEARTBEAT_DELIVERY_OPTIONS, LLM_OPTIONS, STORAGE_OPTIONS, TOOL_OPTIONS } from './activity-options.js';
 import { proxyActivitiesOn } from './queued-activities.js';
 import { channelWorkflowId } from './channel-contract.js';
 import { endsTurn, replyTextOf } from './turn-tools.js';
@@ -46,9 +46,9 @@ const storage = proxyLocalActivities<ChannelActivities & HeartbeatActivities>(ST
 // The same limits as a channel's LLM calls and tools.
 const llm = proxyActivitiesOn<ChannelActivities>('llm', LLM_OPTIONS);
 const tools = proxyActivities<ChannelActivities>(TOOL_OPTIONS);
-// A delivery runs by the same outbox protocol and budget as a reply (a webhook POST with the same
-// retries); if it still fails, the run fails. The heartbeat's own timeout bounds it as well.
-const delivery = proxyActivitiesOn<HeartbeatActivities>('delivery', DELIVERY_OPTIONS);
+// A delivery runs by the same outbox protocol as a reply, with a heartbeat's shorter budget; if it
+// still fails, the run fails (and the breaker counts it).
+const delivery = proxyActivitiesOn<HeartbeatActivities>('delivery', HEARTBEAT_DELIVERY_OPTIONS);
 
 export async function heartbeatWorkflow(input: HeartbeatWorkflowInput): Promise<HeartbeatRunResult> {
   const hb = input.definition;

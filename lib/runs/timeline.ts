@@ -29,6 +29,7 @@ export interface TimelineStep {
     | 'delivery'
     | 'activity'
     | 'local_activity'
+    | 'recovery'
     | 'error'
     | 'continued_as_new'
     | 'run_closed';
@@ -107,7 +108,8 @@ export function buildTimeline(history: History | unknown, converter: PayloadConv
     } else if (event.markerRecordedEventAttributes) {
       // A patch marker records which version of the workflow code ran (patched()): not a step of the agent.
       if (event.markerRecordedEventAttributes.markerName === 'core_patch') continue;
-      steps.push(localActivityStep(event.markerRecordedEventAttributes, base, state, first));
+      const step = localActivityStep(event.markerRecordedEventAttributes, base, state, first);
+      if (step) steps.push(step);
     } else if (event.activityTaskScheduledEventAttributes) {
       const a = event.activityTaskScheduledEventAttributes;
       const step = scheduledActivityStep(a.activityType?.name ?? '', first(a.input), base, summary, state);
@@ -211,7 +213,7 @@ function localActivityStep(
   base: { time: string; eventId: number },
   state: RunState,
   first: Decode,
-): TimelineStep {
+): TimelineStep | undefined {
   if (marker.markerName !== 'core_local_activity') return { kind: 'local_activity', ...base, marker: marker.markerName ?? undefined };
   const details = (marker.details ?? {}) as Record<string, unknown>;
   const data = (first(details.data) ?? {}) as { activity_type?: unknown; attempt?: unknown; complete_time?: unknown; original_schedule_time?: unknown };
@@ -235,7 +237,35 @@ function localActivityStep(
     const r = (result ?? {}) as { messageId?: unknown; text?: unknown; kind?: unknown };
     return { kind: 'delivery', ...common, turn: state.turn || undefined, text: r.text, replyKind: r.kind, replyMessageId: r.messageId };
   }
+  if (data.activity_type === 'recoverChannel' && !failed) return recoveryStep(result, common, state);
   return { kind: 'local_activity', ...common, turn: state.turn || undefined, result };
+}
+
+/**
+ * A run taking over from a closed one (docs/runs.md, "Recovery of a closed run"): its turns go on
+ * after the recovered one, and the messages it brought back are the first its turns take. A new
+ * conversation's check, which found nothing, is not a step of the agent.
+ */
+function recoveryStep(result: unknown, common: Omit<TimelineStep, 'kind'> & { time: string; eventId: number }, state: RunState): TimelineStep | undefined {
+  const r = (result ?? {}) as { turnSeq?: unknown; seen?: unknown; pending?: unknown; processes?: unknown; undelivered?: unknown };
+  const count = (list: unknown) => (Array.isArray(list) ? list.length : 0);
+  const turn = typeof r.turnSeq === 'number' ? r.turnSeq : 0;
+  const pending = Array.isArray(r.pending) ? r.pending.map((m) => String((m as { messageId?: unknown }).messageId)) : [];
+  // The run's own first message is stored at intake before the run starts, so recovery finds it
+  // too: it is already in this run's queue, not something brought back.
+  const broughtBack = pending.filter((id) => !state.seen.has(id));
+  if (turn === 0 && count(r.seen) + broughtBack.length + count(r.processes) + count(r.undelivered) === 0) return undefined;
+  state.turn = turn;
+  state.queue.unshift(...broughtBack);
+  for (const id of [...(Array.isArray(r.seen) ? r.seen : []), ...broughtBack]) state.seen.add(String(id));
+  return {
+    kind: 'recovery',
+    ...common,
+    turn: turn || undefined,
+    recoveredMessages: broughtBack,
+    runningProcesses: count(r.processes),
+    undeliveredReplies: count(r.undelivered),
+  };
 }
 
 function close(step: TimelineStep, time: string, outcome: string): void {

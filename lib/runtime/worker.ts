@@ -9,9 +9,12 @@ import { workerDeploymentOptions } from '../temporal/worker-versioning.js';
 
 const HERE = path.dirname(new URL(import.meta.url).pathname);
 
-/** The workflows entry: the .ts source under tsx and jest, the compiled .js under dist/. */
-export function workflowsPath(): string {
-  const base = path.resolve(HERE, '../../workflows/index');
+/**
+ * The workflows entry: the .ts source under tsx and jest, the compiled .js under dist/. Versioned
+ * workers get the entry that declares each type's versioning behaviour; unversioned ones must not.
+ */
+export function workflowsPath(versioned = true): string {
+  const base = path.resolve(HERE, `../../workflows/${versioned ? 'index' : 'unversioned'}`);
   return existsSync(`${base}.ts`) ? `${base}.ts` : `${base}.js`;
 }
 
@@ -103,7 +106,7 @@ export async function createSpacebotWorker(options: WorkerOptions): Promise<Spac
   const main = await Worker.create({
     ...common,
     taskQueue: options.taskQueue,
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: workflowsPath() }),
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: workflowsPath(options.deps.config.temporal.versioning.enabled) }),
     // Every activity, also those routed elsewhere: tasks scheduled here before they moved still run.
     activities,
     maxConcurrentWorkflowTaskExecutions: tuning.workflowTaskSlots,

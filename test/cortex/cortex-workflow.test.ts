@@ -9,6 +9,7 @@ import { ProviderRegistry } from '../../lib/llm/registry.js';
 import { createLogger } from '../../lib/logger.js';
 import { cortexStatusQuery, cortexWorkflowId, type CortexStatus } from '../../workflows/cortex-contract.js';
 import { createHarness, eventually, type Harness } from '../helpers/harness.js';
+import { activityTaskQueue } from '../../workflows/task-queues.js';
 import { startTestTemporal, testWorkflowBundle } from '../helpers/temporal-env.js';
 import { recordHistories } from '../helpers/histories.js';
 
@@ -19,8 +20,9 @@ interface CortexBody {
 
 let env: TestWorkflowEnvironment;
 let h: Harness;
-let worker: Worker;
-let running: Promise<void>;
+/** Unversioned Workers (the workflows' and the background queue's, where the cortex's steps run). */
+let workers: Worker[] = [];
+let running: Promise<unknown>;
 /** Agents whose decay step fails (the deps seam: the worker's activity wraps the real one). */
 const failing = new Set<string>();
 
@@ -39,25 +41,24 @@ beforeAll(async () => {
     logger: createLogger('cortex-test', process.env.LOG_LEVEL ?? 'silent'),
     temporal: env.client,
   };
-  const activities = createActivities(deps);
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    namespace: env.namespace ?? 'default',
-    taskQueue: h.config.temporal.taskQueue,
-    workflowBundle: await testWorkflowBundle(),
-    activities: {
-      ...activities,
-      async decayMemories(input: CortexStepInput) {
-        if (failing.has(input.agentId)) throw new Error(`injected failure: database unavailable for ${input.agentId}`);
-        return activities.decayMemories(input);
-      },
+  const real = createActivities(deps);
+  const activities = {
+    ...real,
+    async decayMemories(input: CortexStepInput) {
+      if (failing.has(input.agentId)) throw new Error(`injected failure: database unavailable for ${input.agentId}`);
+      return real.decayMemories(input);
     },
-  });
-  running = worker.run();
+  };
+  const common = { connection: env.nativeConnection, namespace: env.namespace ?? 'default', activities };
+  workers = [
+    await Worker.create({ ...common, taskQueue: h.config.temporal.taskQueue, workflowBundle: await testWorkflowBundle(false) }),
+    await Worker.create({ ...common, taskQueue: activityTaskQueue(h.config.temporal.taskQueue, 'background') }),
+  ];
+  running = Promise.all(workers.map((w) => w.run()));
 });
 
 afterAll(async () => {
-  if (worker?.getState() === 'RUNNING') worker.shutdown();
+  for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
   await running;
   await h?.close();
   await env?.teardown();

@@ -128,7 +128,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
         namespace: env.namespace ?? 'default',
         taskQueue,
         deps,
-        workflowBundle: await testWorkflowBundle(),
+        workflowBundle: await testWorkflowBundle(config.temporal.versioning.enabled),
         ...(options.pollTools === false ? { pollTools: false } : {}),
       });
       running = worker.run();

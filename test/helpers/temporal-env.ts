@@ -21,11 +21,15 @@ export async function startTestTemporal(): Promise<TestWorkflowEnvironment> {
   });
 }
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+const bundles = new Map<boolean, Promise<WorkflowBundleWithSourceMap>>();
 
-/** Bundles the workflows once per test file; workers started in the file share it. */
-export function testWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: quietBundlerLogger });
+/**
+ * Bundles the workflows once per test file and flavour; workers started in the file share it.
+ * Versioned (the default) for workers in a Worker Deployment, unversioned for the others.
+ */
+export function testWorkflowBundle(versioned = true): Promise<WorkflowBundleWithSourceMap> {
+  let bundle = bundles.get(versioned);
+  if (!bundle) bundles.set(versioned, (bundle = bundleWorkflowCode({ workflowsPath: workflowsPath(versioned), logger: quietBundlerLogger })));
   return bundle;
 }
 

@@ -71,6 +71,12 @@ test('a message after the run was terminated gets its own reply at the next turn
   // The new run is another run of the same workflow id.
   const { runId } = await h.env.client.workflow.getHandle(wfId('t1')).describe();
   expect(third.body.runId).toBe(runId);
+  // Its timeline says it took over at turn 2 and answered turn 3.
+  const timeline = await h.request('GET', `/v1/runs/${encodeURIComponent(wfId('t1'))}?runId=${runId}`);
+  const steps = timeline.body.steps as { kind: string; turn?: number }[];
+  const recovery = steps.findIndex((st) => st.kind === 'recovery');
+  expect(steps[recovery]).toMatchObject({ kind: 'recovery', turn: 2 });
+  expect(steps.slice(recovery).find((st) => st.kind === 'turn')).toMatchObject({ turn: 3 });
 
   const messages = await transcript('t1');
   expect(messages.map((m) => [m.direction, m.text, m.turn])).toEqual([
