@@ -283,11 +283,7 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
 
     const deliver = async (step: number, deliveryKey: string, text: string, kind: ReplyRecord['kind'], toolCallId?: string, toolCallIdx?: number) => {
       const input = { ...base, step, key: deliveryKey, text, kind, replyTo: trigger?.messageId, toolCallId, toolCallIdx };
-      const reply =
-        initial.platform === WEBHOOK_PLATFORM
-          ? await localStorage.deliverReply(input)
-          : await platformDelivery.deliverReply.executeWithOptions({ summary: `deliver ${kind}: ${preview(text)}` }, [input]);
-      replies.push(reply);
+      replies.push(await sendReply(initial.platform, input, `deliver ${kind}: ${preview(text)}`));
     };
 
     const llmLoop = async () => {
@@ -574,10 +570,7 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
   };
 
   const redeliver = (input: DeliverReplyInput) =>
-    (initial.platform === WEBHOOK_PLATFORM
-      ? localStorage.deliverReply(input)
-      : platformDelivery.deliverReply.executeWithOptions({ summary: `deliver again: ${preview(input.text)}` }, [input])
-    ).catch((err: unknown) => log.warn('could not deliver a reply of an earlier run', { turn: input.turnSeq, key: input.key, error: (err as Error).message }));
+    sendReply(initial.platform, input, `deliver again: ${preview(input.text)}`).catch((err: unknown) => log.warn('could not deliver a reply of an earlier run', { turn: input.turnSeq, key: input.key, error: (err as Error).message }));
 
   if (recovering) {
     const recovered = await recoverChannel({ channelId, ...key, seenLimit: SEEN_LIMIT, maxPending: maxPendingOf(settings) });
@@ -625,6 +618,11 @@ export async function channelWorkflow(initial: ChannelState): Promise<void> {
     processes: next.carried,
     processSeq,
   });
+}
+
+/** One reply to the conversation: the webhook platform's delivery is a database write (local); a chat platform's, a regular activity. */
+function sendReply(platform: string, input: DeliverReplyInput, summary: string): Promise<ReplyRecord> {
+  return platform === WEBHOOK_PLATFORM ? localStorage.deliverReply(input) : platformDelivery.deliverReply.executeWithOptions({ summary }, [input]);
 }
 
 function isText(value: unknown): value is string {
