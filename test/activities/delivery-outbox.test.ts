@@ -15,6 +15,7 @@ import { createLogger } from '../../lib/logger.js';
 import { openDatabase, type DatabaseRuntime } from '../../lib/runtime/database-runtime.js';
 import { DELIVERY_MAX_ATTEMPTS } from '../../workflows/delivery-budget.js';
 import { startFakeTelegram, type FakeTelegram } from '../fake-platforms/telegram/server.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
 
 /**
  * The delivery outbox (activities/delivery-attempt.ts) driven through the real delivery activities
@@ -24,6 +25,9 @@ import { startFakeTelegram, type FakeTelegram } from '../fake-platforms/telegram
  */
 let tg: FakeTelegram;
 let database: DatabaseRuntime;
+// With TEST_DATABASE_URL, a database of this file's own: its keys are fixed, so a shared one would
+// already hold the rows of an earlier run.
+let server: TestDatabase;
 let config: SpacebotConfig;
 const logger = createLogger('test', 'silent');
 
@@ -58,12 +62,14 @@ function runWatched<A extends unknown[], R>(attempt: number, fn: (...args: A) =>
 
 beforeAll(async () => {
   tg = await startFakeTelegram();
+  server = await createTestDatabase();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'spacebot-outbox-'));
-  config = loadConfig({ cwd: dir, env: { SPACEBOT_DATA_DIR: path.join(dir, 'data'), DATABASE_URL: process.env.TEST_DATABASE_URL } });
+  config = loadConfig({ cwd: dir, env: { SPACEBOT_DATA_DIR: path.join(dir, 'data'), DATABASE_URL: server.url } });
   database = await openDatabase(config, logger);
 });
 afterAll(async () => {
   await database?.close();
+  await server?.drop();
   await tg?.close();
 });
 

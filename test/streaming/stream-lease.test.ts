@@ -10,6 +10,7 @@ import { openDatabase, type DatabaseRuntime } from '../../lib/runtime/database-r
 import { deliveryKeyOf, draftFor } from '../../lib/streaming/drafts.js';
 import { FLUSH_CHARS, ReplyStream } from '../../lib/streaming/reply-stream.js';
 import { startFakeTelegram, type FakeTelegram } from '../fake-platforms/telegram/server.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
 
 /**
  * Streamed drafts are coordinated through the database (stream_leases), not process memory: two
@@ -19,6 +20,9 @@ import { startFakeTelegram, type FakeTelegram } from '../fake-platforms/telegram
  */
 let tg: FakeTelegram;
 let database: DatabaseRuntime;
+// With TEST_DATABASE_URL, a database of this file's own: its keys are fixed, so a shared one would
+// already hold the rows of an earlier run.
+let server: TestDatabase;
 const logger = createLogger('test', 'silent');
 const chatId = 8080;
 const position = { channelId: `channel:main:telegram:${chatId}`, turnSeq: 1, step: 1, platform: 'telegram', conversationId: String(chatId) };
@@ -34,12 +38,14 @@ const stream = (generation: number) =>
 
 beforeAll(async () => {
   tg = await startFakeTelegram();
+  server = await createTestDatabase();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'spacebot-stream-lease-'));
-  const config = loadConfig({ cwd: dir, env: { SPACEBOT_DATA_DIR: path.join(dir, 'data'), DATABASE_URL: process.env.TEST_DATABASE_URL } });
+  const config = loadConfig({ cwd: dir, env: { SPACEBOT_DATA_DIR: path.join(dir, 'data'), DATABASE_URL: server.url } });
   database = await openDatabase(config, logger);
 });
 afterAll(async () => {
   await database?.close();
+  await server?.drop();
   await tg?.close();
 });
 
