@@ -15,8 +15,13 @@
  * active phase (after warm-up) and the second half's slope, over the whole phase, adds less than that.
  * Samples go to bench/results/soak-<timestamp>.json.
  *
+ * The worker runs compiled (`npm run build`, then `node dist/workers/worker.js`), as the Docker image
+ * runs it; SOAK_TSX=1 measures the sources under tsx instead. SOAK_WORKER_NODE_ARGS adds node flags,
+ * SOAK_WORKER_ENV (`NAME=value ...`) environment variables of the worker.
+ *
  * Knobs: SOAK_MINUTES (30; `--short` = 3), SOAK_IDLE (1000), SOAK_ACTIVE (50), SOAK_SAMPLE_S (5).
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,6 +31,7 @@ import { chaosAgent, messageTag } from './chaos/fake-agent.js';
 import { AGENT, startTopology, type Topology } from './chaos/topology.js';
 import { intEnv } from './env.js';
 
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const GOAL_MB = 400;
 const FLAT_TOLERANCE = 0.1;
 const IDLE_CONCURRENCY = 10;
@@ -37,6 +43,11 @@ const settings = {
   idle: intEnv('SOAK_IDLE', 1_000),
   active: intEnv('SOAK_ACTIVE', 50),
   sampleSeconds: intEnv('SOAK_SAMPLE_S', 5),
+  // The worker as the Docker image runs it (compiled, plain node); SOAK_TSX=1 measures the sources under tsx.
+  compiled: process.env.SOAK_TSX !== '1',
+  workerNodeArgs: (process.env.SOAK_WORKER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
+  // NAME=value pairs for the worker's environment, e.g. MALLOC_ARENA_MAX=2.
+  workerEnv: Object.fromEntries((process.env.SOAK_WORKER_ENV ?? '').split(/\s+/).filter(Boolean).map((pair) => pair.split(/=(.*)/s).slice(0, 2))) as NodeJS.ProcessEnv,
 };
 
 const out = (line = ''): void => void process.stdout.write(`${line}\n`);
@@ -90,7 +101,11 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => process.exit(130));
   try {
     out(`soak: ${settings.idle} idle + ${settings.active} active conversations on one worker process for ${settings.minutes} min (goal ≤ ${GOAL_MB} MB and flat)`);
-    topology = await startTopology({ runDir, apis: 1, workers: 1, gateway: false, llm: chaosAgent, log: out });
+    if (settings.compiled) {
+      out('soak: npm run build (the worker runs from dist/, as in the Docker image)');
+      execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
+    }
+    topology = await startTopology({ runDir, apis: 1, workers: 1, gateway: false, llm: chaosAgent, log: out, compiled: settings.compiled, workerNodeArgs: settings.workerNodeArgs, workerEnv: settings.workerEnv });
     const t = topology;
     const worker = t.processes.get('worker-1')!.proc;
     const samples: Sample[] = [];
@@ -198,7 +213,7 @@ async function main(): Promise<void> {
       `${pass ? 'PASS' : 'MISS'}: peak ${fmt(peakMb)} MB (goal ≤ ${GOAL_MB}), ${flat ? 'flat' : 'growing'} (end ${fmt(endMb)} MB vs ${fmt(quarterIn.rssMb)} MB a quarter in; ` +
         `second-half trend ${fmt(secondHalfSlope * settings.minutes, 0)} MB over ${settings.minutes} min; tolerance ${FLAT_TOLERANCE * 100} % of it)`,
     );
-    const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
+    const dir = path.join(ROOT, 'bench/results');
     mkdirSync(dir, { recursive: true });
     const file = path.join(dir, `soak-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
     writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);

@@ -22,6 +22,7 @@ test('without [worker]: the documented slots, 30 s shutdown grace, 1 s sticky-qu
     activitySlots: { main: 50, llm: 50, delivery: 50, tools: 10, background: 4 },
     shutdownGraceMs: 30_000,
     stickyQueueTimeoutMs: 1000,
+    maxCachedWorkflows: 250,
   });
 });
 
@@ -34,4 +35,12 @@ test('a bad [worker] value is refused with its name', () => {
   expect(() => load('[worker]\nbackground_slots = 0\n')).toThrow(ConfigError);
   expect(() => load('[worker]\nbackground_slots = 0\n')).toThrow(/background_slots/);
   expect(() => load('[worker]\nbackground_slot = 2\n')).toThrow(/background_slot/);
+});
+
+test('the workflow cache can be sized or turned off, never below the workflow task slots', () => {
+  expect(load('[worker]\nmax_cached_workflows = 1000\n').worker.maxCachedWorkflows).toBe(1000);
+  expect(load('[worker]\nmax_cached_workflows = 0\n').worker.maxCachedWorkflows).toBe(0);
+  expect(() => load('[worker]\nmax_cached_workflows = 1\n')).toThrow(/max_cached_workflows/);
+  expect(() => load('[worker]\nmax_cached_workflows = 20\n')).toThrow(/max_cached_workflows.*at least workflow_task_slots/);
+  expect(load('[worker]\nworkflow_task_slots = 10\nmax_cached_workflows = 20\n').worker.maxCachedWorkflows).toBe(20);
 });

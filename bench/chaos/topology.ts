@@ -37,6 +37,16 @@ export interface TopologyOptions {
   llm: ScriptHandler;
   /** Extra TOML appended to the generated config. */
   toml?: string;
+  /**
+   * Run the compiled entry points (`node dist/workers/<role>.js`, as the Docker image does) instead
+   * of the sources under tsx, whose transpiler and source cache would be measured too. The caller
+   * builds first (`npm run build`).
+   */
+  compiled?: boolean;
+  /** Node flags for the worker processes (e.g. a heap limit). */
+  workerNodeArgs?: string[];
+  /** Extra environment of the worker processes (e.g. MALLOC_ARENA_MAX). */
+  workerEnv?: NodeJS.ProcessEnv;
   log: (line: string) => void;
 }
 
@@ -196,7 +206,10 @@ export async function startTopology(opts: TopologyOptions): Promise<Topology> {
         {
           name,
           command: process.execPath,
-          args: ['--import', 'tsx', path.join(ROOT, entry)],
+          args: [
+            ...(role === 'worker' ? (opts.workerNodeArgs ?? []) : []),
+            ...(opts.compiled ? [path.join(ROOT, 'dist', entry.replace(/\.ts$/, '.js'))] : ['--import', 'tsx', path.join(ROOT, entry)]),
+          ],
           cwd: ROOT,
           env: { ...baseEnv, SPACEBOT_DATA_DIR: dataDir, ...extraEnv },
           readyText,
@@ -209,7 +222,7 @@ export async function startTopology(opts: TopologyOptions): Promise<Topology> {
     };
 
     const apiPorts = ports.slice(3);
-    for (let i = 1; i <= opts.workers; i++) add(`worker-${i}`, 'worker', 'workers/worker.ts', 'Temporal worker running', {});
+    for (let i = 1; i <= opts.workers; i++) add(`worker-${i}`, 'worker', 'workers/worker.ts', 'Temporal worker running', opts.workerEnv ?? {});
     for (let i = 1; i <= opts.apis; i++) {
       add(`api-${i}`, 'api', 'workers/api.ts', 'API listening', { SPACEBOT_API_TOKEN: API_TOKEN, SPACEBOT_HOST: '127.0.0.1', SPACEBOT_PORT: String(apiPorts[i - 1]) }, apiPorts[i - 1]);
     }

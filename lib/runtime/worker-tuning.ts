@@ -16,9 +16,11 @@ import type { ActivityQueueKind } from '../../workflows/task-queues.js';
  * background_slots = 4          # <queue>-background: ingestion, cortex, compaction
  * shutdown_grace_seconds = 30   # on SIGTERM, running activities get this long to finish
  * sticky_queue_timeout_ms = 1000
+ * max_cached_workflows = 250    # workflows kept in memory between tasks (others replay on their next)
  * ```
  */
 const slots = z.number().int().min(1).max(1000);
+const DEFAULT_WORKFLOW_TASK_SLOTS = 40;
 export const workerTuningSchema = z
   .object({
     workflow_task_slots: slots.optional(),
@@ -29,8 +31,15 @@ export const workerTuningSchema = z
     background_slots: slots.optional(),
     shutdown_grace_seconds: z.number().int().min(0).max(3600).optional(),
     sticky_queue_timeout_ms: z.number().int().min(100).max(60_000).optional(),
+    // 0 disables the cache (every task replays its history); the SDK refuses 1.
+    max_cached_workflows: z.union([z.literal(0), z.number().int().min(2).max(100_000)]).optional(),
   })
-  .strict();
+  .strict()
+  // The SDK refuses a cache smaller than the workflow task slots; say so at config load, by key.
+  .refine((w) => !w.max_cached_workflows || w.max_cached_workflows >= (w.workflow_task_slots ?? DEFAULT_WORKFLOW_TASK_SLOTS), {
+    path: ['max_cached_workflows'],
+    message: 'must be 0 (no cache) or at least workflow_task_slots',
+  });
 
 export interface WorkerTuning {
   workflowTaskSlots: number;
@@ -43,13 +52,22 @@ export interface WorkerTuning {
    * message; 1 s keeps failover well under 3 s, and a busy live worker pays at most a history replay.
    */
   stickyQueueTimeoutMs: number;
+  /**
+   * How many workflows (conversations, their children, cortexes) a worker keeps in memory between
+   * workflow tasks. The SDK's default grows with the heap limit (about 2,300 on a 24 GiB machine),
+   * so 1,000 idle conversations all stay resident; 250 holds the active ones of a busy agent, and an
+   * evicted idle conversation pays one replay of its (continue-as-new bounded) history on its next
+   * message. Must not be below the workflow task slots (the SDK requires it).
+   */
+  maxCachedWorkflows: number;
 }
 
 export const DEFAULT_WORKER_TUNING: WorkerTuning = {
-  workflowTaskSlots: 40,
+  workflowTaskSlots: DEFAULT_WORKFLOW_TASK_SLOTS,
   activitySlots: { main: 50, llm: 50, delivery: 50, tools: 10, background: 4 },
   shutdownGraceMs: 30_000,
   stickyQueueTimeoutMs: 1000,
+  maxCachedWorkflows: 250,
 };
 
 export function resolveWorkerTuning(worker: z.infer<typeof workerTuningSchema> | undefined): WorkerTuning {
@@ -65,5 +83,6 @@ export function resolveWorkerTuning(worker: z.infer<typeof workerTuningSchema> |
     },
     shutdownGraceMs: (worker?.shutdown_grace_seconds ?? d.shutdownGraceMs / 1000) * 1000,
     stickyQueueTimeoutMs: worker?.sticky_queue_timeout_ms ?? d.stickyQueueTimeoutMs,
+    maxCachedWorkflows: worker?.max_cached_workflows ?? d.maxCachedWorkflows,
   };
 }

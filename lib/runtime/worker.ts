@@ -5,6 +5,7 @@ import { Worker, type NativeConnection, type WorkflowBundleOption } from '@tempo
 import { createActivities, type ActivityDeps } from '../../activities/index.js';
 import { activityTaskQueue, type ActivityQueueKind } from '../../workflows/task-queues.js';
 import { createToolsWorker } from './tools-worker.js';
+import { prebuiltWorkflowBundle } from '../temporal/workflow-bundle.js';
 import { workerDeploymentOptions } from '../temporal/worker-versioning.js';
 
 const HERE = path.dirname(new URL(import.meta.url).pathname);
@@ -23,7 +24,7 @@ export interface WorkerOptions {
   namespace: string;
   taskQueue: string;
   deps: ActivityDeps;
-  /** A prebuilt bundle (tests bundle once per file); else the workflows are bundled at start. */
+  /** A prebuilt bundle (tests bundle once per file); else lib/temporal/workflow-bundle.ts provides one. */
   workflowBundle?: WorkflowBundleOption;
   /** Identity shown in the Temporal UI for this worker. */
   identity?: string;
@@ -103,15 +104,18 @@ export async function createSpacebotWorker(options: WorkerOptions): Promise<Spac
     // Every Worker of the process joins the Worker Deployment under this build (docs/runs.md#versioned-deploys).
     ...workerDeploymentOptions(options.deps.config.temporal.versioning),
   };
+  const entry = workflowsPath(options.deps.config.temporal.versioning.enabled);
+  const workflowBundle = options.workflowBundle ?? (await prebuiltWorkflowBundle({ entry, dataDir: options.deps.config.dataDir, logger: options.deps.logger }));
   const main = await Worker.create({
     ...common,
     taskQueue: options.taskQueue,
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: workflowsPath(options.deps.config.temporal.versioning.enabled) }),
+    ...(workflowBundle ? { workflowBundle } : { workflowsPath: entry }),
     // Every activity, also those routed elsewhere: tasks scheduled here before they moved still run.
     activities,
     maxConcurrentWorkflowTaskExecutions: tuning.workflowTaskSlots,
     maxConcurrentActivityTaskExecutions: tuning.activitySlots.main,
     stickyQueueScheduleToStartTimeout: tuning.stickyQueueTimeoutMs,
+    maxCachedWorkflows: tuning.maxCachedWorkflows,
   });
   const queues: Partial<Record<ActivityQueueKind, Worker>> = {};
   for (const kind of ACTIVITY_WORKER_KINDS) {

@@ -1,5 +1,8 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import os from 'node:os';
+import path from 'node:path';
+import type { WorkflowBundleOption } from '@temporalio/worker';
+import { prebuiltWorkflowBundle } from '../../lib/temporal/workflow-bundle.js';
 import { findTemporalCli, missingCliMessage } from '../../lib/temporal/cli-path.js';
 import { ALL_SEARCH_ATTRIBUTES } from '../../lib/temporal/search-attributes.js';
 import { workflowsPath } from '../../lib/runtime/worker.js';
@@ -21,17 +24,21 @@ export async function startTestTemporal(): Promise<TestWorkflowEnvironment> {
   });
 }
 
-const bundles = new Map<boolean, Promise<WorkflowBundleWithSourceMap>>();
+const bundles = new Map<boolean, Promise<WorkflowBundleOption>>();
+/** Shared by every test file and run: bundles are keyed by a hash of the code they hold. */
+const BUNDLE_CACHE = path.join(os.tmpdir(), 'spacebot-test-workflow-bundles');
 
 /**
- * Bundles the workflows once per test file and flavour; workers started in the file share it.
- * Versioned (the default) for workers in a Worker Deployment, unversioned for the others.
+ * The workflow bundle as worker processes get it (lib/temporal/workflow-bundle.ts: built by a child
+ * process, cached by code version), so the suite runs what production runs and bundles each version
+ * once instead of once per file. Versioned (the default) for workers in a Worker Deployment,
+ * unversioned for the others. A bundle that cannot be built fails the tests that need it.
  */
-export function testWorkflowBundle(versioned = true): Promise<WorkflowBundleWithSourceMap> {
+export function testWorkflowBundle(versioned = true): Promise<WorkflowBundleOption> {
   let bundle = bundles.get(versioned);
-  if (!bundle) bundles.set(versioned, (bundle = bundleWorkflowCode({ workflowsPath: workflowsPath(versioned), logger: quietBundlerLogger })));
+  if (!bundle) {
+    bundle = prebuiltWorkflowBundle({ entry: workflowsPath(versioned), dataDir: BUNDLE_CACHE, logger: createLogger('workflow-bundle', 'silent'), fallback: false });
+    bundles.set(versioned, bundle);
+  }
   return bundle;
 }
-
-const noop = () => undefined;
-const quietBundlerLogger = { trace: noop, debug: noop, info: noop, log: noop, warn: noop, error: noop };
