@@ -157,6 +157,8 @@ export class ReplyStream {
       }
     });
     await this.chain;
+    // The channel's step leases from over an hour ago are of no use to anyone any more.
+    await this.lease.sweep();
   }
 
   private flush(segment: Segment): void {

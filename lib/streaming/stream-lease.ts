@@ -4,6 +4,12 @@ import { newLeaseOwner } from '../delivery/lease.js';
 
 /** A step's lease lasts this long past its holder's last platform call, unless released sooner. */
 export const STREAM_LEASE_MS = 30_000;
+/**
+ * A channel's leases expired this long ago are deleted (sweep): longer than any model call's
+ * start-to-close timeout (workflows/activity-options.ts, at most 31 minutes), so no attempt that
+ * could still want one is alive, and a superseded attempt can never re-take a step's lease.
+ */
+export const STREAM_LEASE_KEEP_MS = 60 * 60_000;
 /** How often a waiting attempt looks again. */
 const POLL_MS = 200;
 
@@ -64,6 +70,15 @@ export class StreamLease {
       .where('turn_seq', '=', this.step.turnSeq)
       .where('step', '=', this.step.step)
       .where('owner', '=', this.owner)
+      .execute();
+  }
+
+  /** Deletes this channel's leases that expired over STREAM_LEASE_KEEP_MS ago (one row per streamed step otherwise stays forever). */
+  async sweep(): Promise<void> {
+    await this.db
+      .deleteFrom('stream_leases')
+      .where('channel_id', '=', this.step.channelId)
+      .where('expires_at', '<', sql<Date>`now() - ${STREAM_LEASE_KEEP_MS} * interval '1 millisecond'`)
       .execute();
   }
 }

@@ -77,3 +77,25 @@ test('a retried model call waits for the earlier attempt\'s draft post, takes th
   expect(tg.edits.filter((e) => e.message_id === draftId).map((e) => e.text.slice(0, 15))).toEqual(['…', 'second attempt ']);
   expect(await draftFor(database.db, deliveryKeyOf(position, 'text'))).toEqual({ deliveryKey: deliveryKeyOf(position, 'text'), platformMessageId: String(draftId) });
 });
+
+test('a finished stream deletes its channel\'s leases that expired over an hour ago, and no others', async () => {
+  const channelId = 'channel:main:telegram:8181';
+  const lease = (turnSeq: number, expiredMinutesAgo: number) => ({ channel_id: channelId, turn_seq: turnSeq, step: 1, owner: 'x', generation: 1, expires_at: new Date(Date.now() - expiredMinutesAgo * 60_000) });
+  await database.db.insertInto('stream_leases').values([lease(1, 24 * 60), lease(2, 61), lease(3, 50), { ...lease(1, 24 * 60), channel_id: 'channel:main:telegram:other' }]).execute();
+  const s = new ReplyStream({
+    adapter: new TelegramOutbound({ platform: 'telegram', api: new Api(tg.token, { apiRoot: tg.url }), token: tg.token, format: 'plain', logger }),
+    db: database.db,
+    position: { ...position, channelId, conversationId: '8181', turnSeq: 4 },
+    logger,
+    generation: 1,
+  });
+  await s.start();
+  s.push('text', `the answer ${'d'.repeat(FLUSH_CHARS)}`);
+  await s.finish(new Map([['text', 'the answer']]));
+  const left = await database.db.selectFrom('stream_leases').select(['channel_id', 'turn_seq']).where('channel_id', 'in', [channelId, 'channel:main:telegram:other']).orderBy('channel_id').orderBy('turn_seq').execute();
+  expect(left).toEqual([
+    { channel_id: channelId, turn_seq: 3 },
+    { channel_id: channelId, turn_seq: 4 },
+    { channel_id: 'channel:main:telegram:other', turn_seq: 1 },
+  ]);
+});
