@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { connectDatabase } from '../lib/db/database.js';
 import { migrate } from '../lib/db/migrate.js';
+import { createHarness } from './helpers/harness.js';
 import { createTestDatabase } from './helpers/test-database.js';
 
 /**
@@ -61,3 +62,28 @@ test('without a server URL there is no database to create: the tests use the emb
   expect(none.url).toBeUndefined();
   await none.drop();
 });
+
+test('a harness whose setup fails drops the database it had created', async () => {
+  const saved = { run: process.env.SPACEBOT_TEST_RUN, url: process.env.TEST_DATABASE_URL };
+  // A run name of this test's own, so the check sees only the databases this harness made.
+  const run = `undo${Date.now().toString(36)}`;
+  process.env.SPACEBOT_TEST_RUN = run;
+  process.env.TEST_DATABASE_URL = serverUrl;
+  try {
+    // The config is refused after the database was created.
+    await expect(createHarness({ toml: '[worker]\nbackground_slots = 0\n' })).rejects.toThrow(/background_slots/);
+  } finally {
+    process.env.SPACEBOT_TEST_RUN = saved.run;
+    process.env.TEST_DATABASE_URL = saved.url;
+    if (saved.run === undefined) delete process.env.SPACEBOT_TEST_RUN;
+    if (saved.url === undefined) delete process.env.TEST_DATABASE_URL;
+  }
+  const client = new pg.Client({ connectionString: serverUrl, connectionTimeoutMillis: 60_000 });
+  await client.connect();
+  try {
+    const { rows } = await client.query('SELECT datname FROM pg_database WHERE datname LIKE $1', [`spacebot_test_${run}_%`]);
+    expect(rows).toEqual([]);
+  } finally {
+    await client.end();
+  }
+}, 120_000);

@@ -75,96 +75,111 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   const provider = options.provider ?? 'anthropic';
   const ownsEnv = !options.env;
   const env = options.env ?? (await startTestTemporal());
-  const fake = await startFakeLlm();
-  const testDatabase = await createTestDatabase();
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'spacebot-test-'));
-  const taskQueue = `spacebot-test-${path.basename(dir)}`;
-  const model = provider === 'anthropic' ? 'anthropic/claude-haiku-5-5' : 'openai/gpt-5-mini';
-  const configFile = path.join(dir, 'spacebot.toml');
-  writeFileSync(
-    configFile,
-    `[temporal]\ntask_queue = "${taskQueue}"\n\n[defaults]\nmodel = "${model}"\n${options.toml ?? ''}\n`,
-  );
-  const config = loadConfig({
-    file: configFile,
-    cwd: dir,
-    env: {
-      SPACEBOT_DATA_DIR: path.join(dir, 'data'),
-      ANTHROPIC_API_KEY: 'sk-ant-test-key-123456',
-      ANTHROPIC_BASE_URL: fake.url,
-      OPENAI_API_KEY: 'sk-test-openai-123456',
-      OPENAI_BASE_URL: `${fake.url}/v1`,
-      SPACEBOT_API_TOKEN: TEST_TOKEN,
-      DATABASE_URL: testDatabase.url,
-    },
-  });
-  const logger = options.logger ?? createLogger('spacebot-test', process.env.LOG_LEVEL ?? 'silent');
-  const database = await openDatabase(config, logger);
-  // Shared by the worker (publishes streamed answers) and the API (serves them over SSE).
-  const streams = openStreamBus(database, logger);
-  const channels = new ChannelClient(env.client, config, new InboundBodies(database.db));
-  const api = buildApi({ config, db: database.db, temporal: env.client, temporalAddress: env.address, channels, logger, temporalUiUrl: 'http://127.0.0.1:8233', apiToken: TEST_TOKEN, streams });
-  await api.listen({ port: 0, host: '127.0.0.1' });
-  const address = api.server.address();
-  const baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  // What setup has opened so far, closed in reverse if a later step fails: a harness that never
+  // came up must not leave its database on TEST_DATABASE_URL's server (or a fake server) behind.
+  const undo: (() => Promise<unknown>)[] = [];
+  if (ownsEnv) undo.push(() => env.teardown());
+  try {
+    const fake = await startFakeLlm();
+    undo.push(() => fake.close());
+    const testDatabase = await createTestDatabase();
+    undo.push(() => testDatabase.drop());
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'spacebot-test-'));
+    const taskQueue = `spacebot-test-${path.basename(dir)}`;
+    const model = provider === 'anthropic' ? 'anthropic/claude-haiku-5-5' : 'openai/gpt-5-mini';
+    const configFile = path.join(dir, 'spacebot.toml');
+    writeFileSync(
+      configFile,
+      `[temporal]\ntask_queue = "${taskQueue}"\n\n[defaults]\nmodel = "${model}"\n${options.toml ?? ''}\n`,
+    );
+    const config = loadConfig({
+      file: configFile,
+      cwd: dir,
+      env: {
+        SPACEBOT_DATA_DIR: path.join(dir, 'data'),
+        ANTHROPIC_API_KEY: 'sk-ant-test-key-123456',
+        ANTHROPIC_BASE_URL: fake.url,
+        OPENAI_API_KEY: 'sk-test-openai-123456',
+        OPENAI_BASE_URL: `${fake.url}/v1`,
+        SPACEBOT_API_TOKEN: TEST_TOKEN,
+        DATABASE_URL: testDatabase.url,
+      },
+    });
+    const logger = options.logger ?? createLogger('spacebot-test', process.env.LOG_LEVEL ?? 'silent');
+    const database = await openDatabase(config, logger);
+    undo.push(() => database.close());
+    // Shared by the worker (publishes streamed answers) and the API (serves them over SSE).
+    const streams = openStreamBus(database, logger);
+    undo.push(() => streams.close());
+    const channels = new ChannelClient(env.client, config, new InboundBodies(database.db));
+    const api = buildApi({ config, db: database.db, temporal: env.client, temporalAddress: env.address, channels, logger, temporalUiUrl: 'http://127.0.0.1:8233', apiToken: TEST_TOKEN, streams });
+    undo.push(() => api.close());
+    await api.listen({ port: 0, host: '127.0.0.1' });
+    const address = api.server.address();
+    const baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
 
-  const gateway = options.gateway
-    ? new Gateway({ config, channels, logger, db: database.db, temporal: env.client, env: options.gateway.env ?? {}, ...(options.gateway.retry ? { retry: options.gateway.retry } : {}) })
-    : undefined;
-  let running: Promise<void> | undefined;
-  const harness: Harness = {
-    env,
-    fake,
-    config,
-    configFile,
-    database,
-    api,
-    baseUrl,
-    ...(gateway ? { gateway } : {}),
-    async startWorker() {
-      const deps = { config, db: database.db, providers: new ProviderRegistry(config.providers), outbound: new OutboundAdapters([new WebhookOutbound(), ...(gateway?.outbound() ?? []), ...(options.outbound ?? [])]), logger, temporal: env.client, streams, leakGuard: leakGuardOf({ config }) };
-      const worker = await createSpacebotWorker({
-        connection: env.nativeConnection,
-        namespace: env.namespace ?? 'default',
-        taskQueue,
-        deps,
-        workflowBundle: await testWorkflowBundle(config.temporal.versioning.enabled),
-        ...(options.pollTools === false ? { pollTools: false } : {}),
-      });
-      running = worker.run();
-      // As startSpacebot does: with Worker Versioning, tasks reach this build once it is current.
-      await promoteBuild({ service: env.client.workflowService, namespace: env.namespace ?? 'default', config: config.temporal.versioning, logger });
-      harness.worker = worker;
-      return worker;
-    },
-    async stopWorker() {
-      if (harness.worker && harness.worker.getState() === 'RUNNING') harness.worker.shutdown();
-      await running;
-      harness.worker = undefined;
-    },
-    async request(method, url, body, headers = {}) {
-      const res = await fetch(baseUrl + url, {
-        method,
-        headers: { authorization: `Bearer ${TEST_TOKEN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
-        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-      });
-      const text = await res.text();
-      return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-    },
-    async close() {
-      await harness.gateway?.stop();
-      await harness.stopWorker();
-      await api.close();
-      await streams.close();
-      await database.close();
-      await testDatabase.drop();
-      await fake.close();
-      if (ownsEnv) await env.teardown();
-    },
-  };
-  if (!options.noWorker) await harness.startWorker();
-  if (gateway) await gateway.start();
-  return harness;
+    const gateway = options.gateway
+      ? new Gateway({ config, channels, logger, db: database.db, temporal: env.client, env: options.gateway.env ?? {}, ...(options.gateway.retry ? { retry: options.gateway.retry } : {}) })
+      : undefined;
+    let running: Promise<void> | undefined;
+    const harness: Harness = {
+      env,
+      fake,
+      config,
+      configFile,
+      database,
+      api,
+      baseUrl,
+      ...(gateway ? { gateway } : {}),
+      async startWorker() {
+        const deps = { config, db: database.db, providers: new ProviderRegistry(config.providers), outbound: new OutboundAdapters([new WebhookOutbound(), ...(gateway?.outbound() ?? []), ...(options.outbound ?? [])]), logger, temporal: env.client, streams, leakGuard: leakGuardOf({ config }) };
+        const worker = await createSpacebotWorker({
+          connection: env.nativeConnection,
+          namespace: env.namespace ?? 'default',
+          taskQueue,
+          deps,
+          workflowBundle: await testWorkflowBundle(config.temporal.versioning.enabled),
+          ...(options.pollTools === false ? { pollTools: false } : {}),
+        });
+        running = worker.run();
+        // As startSpacebot does: with Worker Versioning, tasks reach this build once it is current.
+        await promoteBuild({ service: env.client.workflowService, namespace: env.namespace ?? 'default', config: config.temporal.versioning, logger });
+        harness.worker = worker;
+        return worker;
+      },
+      async stopWorker() {
+        if (harness.worker && harness.worker.getState() === 'RUNNING') harness.worker.shutdown();
+        await running;
+        harness.worker = undefined;
+      },
+      async request(method, url, body, headers = {}) {
+        const res = await fetch(baseUrl + url, {
+          method,
+          headers: { authorization: `Bearer ${TEST_TOKEN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+          body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+        });
+        const text = await res.text();
+        return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+      },
+      async close() {
+        await harness.gateway?.stop();
+        await harness.stopWorker();
+        await api.close();
+        await streams.close();
+        await database.close();
+        await testDatabase.drop();
+        await fake.close();
+        if (ownsEnv) await env.teardown();
+      },
+    };
+    undo.push(() => harness.stopWorker());
+    if (!options.noWorker) await harness.startWorker();
+    if (gateway) await gateway.start();
+    return harness;
+  } catch (err) {
+    for (const step of undo.reverse()) await step().catch(() => undefined);
+    throw err;
+  }
 }
 
 /** Polls until `check` returns a value (not undefined), or fails after `timeoutMs`. */
