@@ -42,6 +42,16 @@ function alive(pid: number): boolean {
   }
 }
 
+/** The process state letter of /proc/<pid>/stat (R, S, T for stopped, Z, ...). */
+function stateOf(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+  } catch {
+    return undefined;
+  }
+}
+
 function parentOf(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
@@ -107,13 +117,18 @@ test('a dev server orphaned together with its supervisor is reaped by the next s
   expect(supervisor).not.toBe(first.child.pid);
   strays.add(supervisor);
 
-  // Both die at once (as with the OOM killer or a kill of the whole cgroup): the supervisor is
-  // frozen first so that it cannot act on its parent's death.
-  signal(supervisor, 'SIGSTOP');
-  first.child.kill('SIGKILL');
-  await first.exited;
+  // Both die at once (as with the OOM killer or a kill of the whole cgroup), neither able to act on
+  // the other's death: Spacebot is frozen (the kernel shows it stopped), the supervisor killed, then
+  // Spacebot. Not the other way round: a supervisor killed while stopped leaves its process group
+  // orphaned with a stopped member, and the kernel then sends the server SIGHUP (POSIX job control),
+  // so there would be no orphan to reap.
+  const main = first.child.pid!;
+  signal(main, 'SIGSTOP');
+  await eventually(() => (stateOf(main) === 'T' ? true : undefined), 10_000, 'Spacebot to stop');
   signal(supervisor, 'SIGKILL');
   await eventually(() => (alive(supervisor) ? undefined : true), 10_000, 'the supervisor to go');
+  first.child.kill('SIGKILL');
+  await first.exited;
   // The scenario is real: the orphan still holds the port.
   expect(alive(pid)).toBe(true);
   expect(await canListen(s.temporalPort)).toBe(false);
