@@ -157,8 +157,9 @@ export class ReplyStream {
       }
     });
     await this.chain;
-    // The channel's step leases from over an hour ago are of no use to anyone any more.
-    await this.lease.sweep();
+    // The channel's step leases from over an hour ago are of no use to anyone any more. Housekeeping:
+    // a failure here must not fail the model call that has answered.
+    await this.lease.sweep().catch((err: unknown) => this.opts.logger.warn({ err }, 'old stream leases not deleted'));
   }
 
   private flush(segment: Segment): void {

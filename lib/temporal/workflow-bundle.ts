@@ -107,9 +107,11 @@ export async function prebuiltWorkflowBundle(options: PrebuiltBundleOptions): Pr
     options.logger.debug({ codePath }, 'workflow bundle reused');
     return { codePath };
   }
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const started = Date.now();
   try {
+    // Code the worker will run: kept in the data directory, which is the server's alone (the
+    // sandboxed tools never see it, docs/security.md), beside the master key.
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     await bundleInChild(options.entry, codePath);
   } catch (err) {
     if (options.fallback === false) throw err;
